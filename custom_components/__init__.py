@@ -1,0 +1,1 @@
+"""Custom integrations for Home Assistant (HomeIQ lives in `homeiq`)."""

@@ -1,0 +1,5 @@
+"""Allow `python -m homeiq_trainer`."""
+
+from .cli import main
+
+raise SystemExit(main())
