@@ -16,7 +16,6 @@ class HomeIQSnapshot:
     """What the entities show, taken at one refresh."""
 
     events_seen: int
-    events_rejected: int
 
 
 @dataclass(kw_only=True)
@@ -54,5 +53,4 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQSnapshot]):
     @override
     async def _async_update_data(self) -> HomeIQSnapshot:
         """Snapshot the telemetry (in memory, so it cannot fail)."""
-        tally = self.collector.tally
-        return HomeIQSnapshot(events_seen=tally.seen, events_rejected=tally.rejected)
+        return HomeIQSnapshot(events_seen=self.collector.tally.seen)

@@ -1,7 +1,5 @@
 """Fixtures for tests that run HomeIQ inside a real Home Assistant (phcc's `hass`)."""
 
-from collections.abc import Generator
-
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -23,7 +21,7 @@ def config_entry() -> MockConfigEntry:
 @pytest.fixture
 async def loaded_entry(
     hass: HomeAssistant, config_entry: MockConfigEntry
-) -> Generator[MockConfigEntry]:
+) -> MockConfigEntry:
     """Set HomeIQ up in `hass` and return its entry."""
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
