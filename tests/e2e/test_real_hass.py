@@ -1,8 +1,9 @@
 """HomeIQ in a real Home Assistant server started from this venv, driven over HTTP.
 
 The same path a user takes: HA boots with the integration in its config dir's
-custom_components/, the config flow runs through the REST API, and the sensor
-counts state changes that arrive through HA's own API.
+custom_components/, the config flow runs through the REST API, the sensor counts
+state changes that arrive through HA's own API, the entry survives a restart and
+can be removed. The tests run in file order against one server, as a user would.
 """
 
 from collections.abc import Iterator
@@ -65,7 +66,7 @@ class HassServer:
 
     def start(self, timeout: float = 90) -> None:
         """Start hass and wait until its HTTP API answers."""
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
@@ -86,6 +87,14 @@ class HassServer:
             else:
                 return
         pytest.fail(f"hass did not answer within {timeout} s:\n{self.log}")
+
+    def wait_until_running(self, timeout: float = 90) -> None:
+        """Wait until hass has set up everything at start (needs a token)."""
+        deadline = time.monotonic() + timeout
+        while self.request("GET", "/api/config")["state"] != "RUNNING":
+            if time.monotonic() > deadline:
+                pytest.fail(f"hass did not finish starting in {timeout} s:\n{self.log}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop hass the way a service manager does."""
@@ -160,6 +169,7 @@ def hass_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HassServer
     try:
         server.start()
         server.onboard()
+        server.wait_until_running()
         yield server
     finally:
         server.stop()
@@ -209,6 +219,37 @@ def test_sensor_counts_state_changes_posted_to_the_api(
     while int(hass_server.state(EVENTS_SEEN)) < seen:
         assert time.monotonic() < deadline, "the sensor never published the count"
         time.sleep(0.5)
+
+
+def test_entry_loads_again_after_a_restart(hass_server: HassServer) -> None:
+    hass_server.stop()
+    hass_server.start()
+    hass_server.wait_until_running()
+
+    (entry,) = hass_server.request(
+        "GET", "/api/config/config_entries/entry?domain=homeiq"
+    )
+    assert entry["state"] == "loaded"
+    assert hass_server.state(EVENTS_SEEN).isdigit()
+
+
+def test_removing_the_entry_removes_its_sensor(hass_server: HassServer) -> None:
+    (entry,) = hass_server.request(
+        "GET", "/api/config/config_entries/entry?domain=homeiq"
+    )
+
+    result = hass_server.request(
+        "DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}"
+    )
+
+    assert result == {"require_restart": False}
+    assert (
+        hass_server.request("GET", "/api/config/config_entries/entry?domain=homeiq")
+        == []
+    )
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        hass_server.state(EVENTS_SEEN)
+    assert missing.value.code == 404
 
 
 def test_log_has_no_errors_from_homeiq(hass_server: HassServer) -> None:

@@ -51,3 +51,8 @@ def test_module_entry_point() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"homeiq-trainer {__version__}"
+
+
+def test_no_arguments_print_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    assert capsys.readouterr().out.startswith("usage: homeiq-trainer")
