@@ -39,8 +39,15 @@ class EventCollector:
 
     @callback
     def _is_foreign(self, event_data: EventStateChangedData) -> bool:
-        """Return True unless the event comes from one of HomeIQ's own entities."""
-        entry = self._entity_registry.async_get(event_data.get("entity_id", ""))
+        """Return True unless the event comes from one of HomeIQ's own entities.
+
+        Anyone can fire `state_changed` (the REST API allows it), so the data may
+        be malformed; such events pass on to be tallied as rejected.
+        """
+        entity_id = event_data.get("entity_id")
+        if not isinstance(entity_id, str):
+            return True
+        entry = self._entity_registry.async_get(entity_id)
         return entry is None or entry.platform != DOMAIN
 
     @callback

@@ -221,6 +221,27 @@ def test_sensor_counts_state_changes_posted_to_the_api(
         time.sleep(0.5)
 
 
+def test_malformed_events_fired_over_the_api_are_rejected(
+    hass_server: HassServer,
+) -> None:
+    (entry,) = hass_server.request(
+        "GET", "/api/config/config_entries/entry?domain=homeiq"
+    )
+    diagnostics = f"/api/diagnostics/config_entry/{entry['entry_id']}"
+    before = hass_server.request("GET", diagnostics)["data"]["events"]["rejected"]
+
+    # HA's API needs both state keys (it parses them); the rest is ours to survive.
+    states = {"old_state": None, "new_state": {"not": "a state"}}
+    for entity_id in (["light.a"], 7, "Not An.Entity"):
+        fired = hass_server.request(
+            "POST", "/api/events/state_changed", {"entity_id": entity_id, **states}
+        )
+        assert fired == {"message": "Event state_changed fired."}
+
+    events = hass_server.request("GET", diagnostics)["data"]["events"]
+    assert events["rejected"] == before + 3
+
+
 def test_entry_loads_again_after_a_restart(hass_server: HassServer) -> None:
     hass_server.stop()
     hass_server.start()

@@ -1,7 +1,11 @@
 """The events-seen sensor counts real state_changed events on the bus."""
 
 from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorStateClass
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, EntityCategory
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    EVENT_STATE_CHANGED,
+    EntityCategory,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -58,6 +62,20 @@ async def test_odd_states_are_counted_without_errors(
     hass.states.async_remove("sensor.flaky")
     await _next_refresh(hass)
     assert int(hass.states.get(EVENTS_SEEN).state) == start + 6
+
+
+async def test_malformed_events_are_tallied_not_raised(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    tally = loaded_entry.runtime_data.collector.tally
+    start = int(hass.states.get(EVENTS_SEEN).state)
+    for data in ({}, {"entity_id": None}, {"entity_id": ["light.a"]}, {"entity_id": 7}):
+        hass.bus.async_fire(EVENT_STATE_CHANGED, data)
+    hass.bus.async_fire(EVENT_STATE_CHANGED, {"entity_id": "Not An.Entity"})
+    await _next_refresh(hass)
+
+    assert tally.rejected == 5
+    assert int(hass.states.get(EVENTS_SEEN).state) == start
 
 
 async def test_sensor_is_diagnostic_total(
