@@ -160,6 +160,16 @@ class HassServer:
         """Return the current state of `entity_id`."""
         return self.request("GET", f"/api/states/{entity_id}")["state"]
 
+    def homeiq_entries(self) -> list[dict[str, Any]]:
+        """Return HomeIQ's config entries as the integrations page sees them."""
+        return self.request("GET", "/api/config/config_entries/entry?domain=homeiq")
+
+    def homeiq_events(self) -> dict[str, Any]:
+        """Return the event tally from HomeIQ's diagnostics download."""
+        (entry,) = self.homeiq_entries()
+        path = f"/api/diagnostics/config_entry/{entry['entry_id']}"
+        return self.request("GET", path)["data"]["events"]
+
 
 @pytest.fixture(scope="module")
 def hass_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HassServer]:
@@ -186,9 +196,7 @@ def test_config_flow_sets_up_homeiq(hass_server: HassServer) -> None:
         "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {}
     )
     assert result["type"] == "create_entry"
-    (entry,) = hass_server.request(
-        "GET", "/api/config/config_entries/entry?domain=homeiq"
-    )
+    (entry,) = hass_server.homeiq_entries()
     assert entry["state"] == "loaded"
     assert hass_server.state(EVENTS_SEEN).isdigit()
 
@@ -196,16 +204,11 @@ def test_config_flow_sets_up_homeiq(hass_server: HassServer) -> None:
 def test_sensor_counts_state_changes_posted_to_the_api(
     hass_server: HassServer,
 ) -> None:
-    (entry,) = hass_server.request(
-        "GET", "/api/config/config_entries/entry?domain=homeiq"
-    )
-    diagnostics = f"/api/diagnostics/config_entry/{entry['entry_id']}"
-
     # A domain of its own, so HA's other state changes cannot blur the count.
     for value in ("20.5", "21.0", "unavailable", "21.5"):
         hass_server.request("POST", "/api/states/e2e_probe.hall", {"state": value})
 
-    events = hass_server.request("GET", diagnostics)["data"]["events"]
+    events = hass_server.homeiq_events()
     assert events["by_domain"]["e2e_probe"] == 4
     seen = events["seen"]
     # The sensor publishes the count at its next refresh; asking for one is
@@ -224,11 +227,7 @@ def test_sensor_counts_state_changes_posted_to_the_api(
 def test_malformed_events_fired_over_the_api_are_rejected(
     hass_server: HassServer,
 ) -> None:
-    (entry,) = hass_server.request(
-        "GET", "/api/config/config_entries/entry?domain=homeiq"
-    )
-    diagnostics = f"/api/diagnostics/config_entry/{entry['entry_id']}"
-    before = hass_server.request("GET", diagnostics)["data"]["events"]["rejected"]
+    before = hass_server.homeiq_events()["rejected"]
 
     # HA's API needs both state keys (it parses them); the rest is ours to survive.
     states = {"old_state": None, "new_state": {"not": "a state"}}
@@ -238,8 +237,7 @@ def test_malformed_events_fired_over_the_api_are_rejected(
         )
         assert fired == {"message": "Event state_changed fired."}
 
-    events = hass_server.request("GET", diagnostics)["data"]["events"]
-    assert events["rejected"] == before + 3
+    assert hass_server.homeiq_events()["rejected"] == before + 3
 
 
 def test_entry_loads_again_after_a_restart(hass_server: HassServer) -> None:
@@ -247,27 +245,20 @@ def test_entry_loads_again_after_a_restart(hass_server: HassServer) -> None:
     hass_server.start()
     hass_server.wait_until_running()
 
-    (entry,) = hass_server.request(
-        "GET", "/api/config/config_entries/entry?domain=homeiq"
-    )
+    (entry,) = hass_server.homeiq_entries()
     assert entry["state"] == "loaded"
     assert hass_server.state(EVENTS_SEEN).isdigit()
 
 
 def test_removing_the_entry_removes_its_sensor(hass_server: HassServer) -> None:
-    (entry,) = hass_server.request(
-        "GET", "/api/config/config_entries/entry?domain=homeiq"
-    )
+    (entry,) = hass_server.homeiq_entries()
 
     result = hass_server.request(
         "DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}"
     )
 
     assert result == {"require_restart": False}
-    assert (
-        hass_server.request("GET", "/api/config/config_entries/entry?domain=homeiq")
-        == []
-    )
+    assert hass_server.homeiq_entries() == []
     with pytest.raises(urllib.error.HTTPError) as missing:
         hass_server.state(EVENTS_SEEN)
     assert missing.value.code == 404
