@@ -1,0 +1,640 @@
+"""The HomeIQ dataset format: its vocabulary, typed records and validators.
+
+docs/data-format.md is the specification. This module is pure Python so that the
+integration (which exports datasets as JSON lines) and the trainer (which also reads
+and writes Parquet, in `homeiq_trainer.dataset`) validate with the same code. Every
+validator raises `DatasetError` naming the file, the field and what is wrong.
+"""
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import json
+import math
+import re
+from typing import Any, NamedTuple, Self
+
+from .telemetry import entity_domain
+
+FORMAT_NAME = "homeiq-dataset"
+FORMAT_VERSION = 1
+
+HOME_TYPES = (
+    "studio",
+    "apartment",
+    "condo",
+    "townhouse",
+    "single_family_house",
+    "cottage",
+    "multi_story",
+    "ranch_house",
+)
+PROTOCOLS = (
+    "zigbee",
+    "z-wave",
+    "wifi",
+    "matter",
+    "thread",
+    "bluetooth",
+    "ethernet",
+    "other",
+    "unknown",
+)
+POWER_SOURCES = ("battery", "mains", "unknown")
+FAILURE_KINDS = (
+    "battery_depletion",
+    "radio_degradation",
+    "intermittent_dropout",
+    "stuck_sensor",
+    "flapping",
+    "sudden_death",
+)
+SOURCE_KINDS = ("synthetic", "integration", "recorder")
+EXTERNAL_SERIES = (
+    "outdoor_temperature",
+    "outdoor_humidity",
+    "carbon_intensity",
+    "electricity_price",
+)
+EVENT_COLUMNS = ("entity_id", "state", "attributes", "last_changed", "last_updated")
+EXTERNAL_COLUMNS = ("time", "series", "value")
+MAX_STATE_LENGTH = 255  # HA's own limit for a state string
+
+_HOME_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class DatasetError(ValueError):
+    """A dataset file that does not follow the format; the message says where."""
+
+
+class Event(NamedTuple):
+    """One state change; times are POSIX seconds."""
+
+    entity_id: str
+    state: str
+    attributes: dict[str, Any] | None
+    last_changed: float
+    last_updated: float
+
+
+# --- small checked accessors -------------------------------------------------
+
+
+def _require(cond: bool, where: str, message: str) -> None:
+    if not cond:
+        raise DatasetError(f"{where}: {message}")
+
+
+def _object(value: object, where: str) -> Mapping[str, Any]:
+    _require(isinstance(value, Mapping), where, "expected a JSON object")
+    return value  # type: ignore[return-value]
+
+
+def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = obj.get(key, [])
+    _require(isinstance(value, list), where, f"'{key}' must be a list")
+    return value
+
+
+def _str(
+    obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False
+) -> Any:
+    value = obj.get(key)
+    if value is None and optional:
+        return None
+    _require(
+        isinstance(value, str) and value != "",
+        where,
+        f"'{key}' must be a non-empty string",
+    )
+    return value
+
+
+def _choice(
+    obj: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str
+) -> str:
+    value = obj.get(key)
+    _require(
+        value in choices,
+        where,
+        f"'{key}' is {value!r}, expected one of {', '.join(choices)}",
+    )
+    return value  # type: ignore[return-value]
+
+
+def parse_time(value: object, where: str) -> float:
+    """Return POSIX seconds for an ISO 8601 time that carries an offset."""
+    _require(
+        isinstance(value, str), where, f"time must be an ISO 8601 string, got {value!r}"
+    )
+    try:
+        moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise DatasetError(f"{where}: {value!r} is not an ISO 8601 time") from None
+    _require(moment.tzinfo is not None, where, f"{value!r} has no UTC offset")
+    return moment.timestamp()
+
+
+def format_time(seconds: float) -> str:
+    """Return the ISO 8601 UTC form of POSIX `seconds`, to the microsecond."""
+    return datetime.fromtimestamp(round(seconds, 6), UTC).isoformat(
+        timespec="microseconds"
+    )
+
+
+# --- inventory ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """An entity as HA's entity registry knows it."""
+
+    entity_id: str
+    domain: str
+    device_class: str | None = None
+    unit: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: object, where: str) -> Self:
+        """Validate and build from the JSON form."""
+        data = _object(obj, where)
+        entity_id = data.get("entity_id")
+        domain = entity_domain(entity_id)
+        _require(
+            domain is not None,
+            where,
+            f"'entity_id' {entity_id!r} is not domain.object_id",
+        )
+        _require(
+            data.get("domain") == domain,
+            where,
+            f"'domain' of {entity_id} must be {domain!r}",
+        )
+        return cls(
+            entity_id,  # type: ignore[arg-type]
+            domain,  # type: ignore[arg-type]
+            _str(data, "device_class", where, optional=True),
+            _str(data, "unit", where, optional=True),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "entity_id": self.entity_id,
+            "domain": self.domain,
+            "device_class": self.device_class,
+            "unit": self.unit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A device as HA's device registry knows it, with its entities."""
+
+    device_id: str
+    name: str | None
+    manufacturer: str | None
+    model: str | None
+    protocol: str
+    power_source: str
+    area_id: str | None
+    entities: tuple[Entity, ...]
+
+    @classmethod
+    def from_json(cls, obj: object, where: str) -> Self:
+        """Validate and build from the JSON form."""
+        data = _object(obj, where)
+        device_id = _str(data, "device_id", where)
+        where = f"{where} ({device_id})"
+        return cls(
+            device_id,
+            _str(data, "name", where, optional=True),
+            _str(data, "manufacturer", where, optional=True),
+            _str(data, "model", where, optional=True),
+            _choice(data, "protocol", PROTOCOLS, where),
+            _choice(data, "power_source", POWER_SOURCES, where),
+            _str(data, "area_id", where, optional=True),
+            tuple(
+                Entity.from_json(entity, f"{where} entities[{i}]")
+                for i, entity in enumerate(_list(data, "entities", where))
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "device_id": self.device_id,
+            "name": self.name,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "protocol": self.protocol,
+            "power_source": self.power_source,
+            "area_id": self.area_id,
+            "entities": [entity.to_json() for entity in self.entities],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """An area of the home, optionally on a floor."""
+
+    area_id: str
+    name: str
+    floor_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """A floor of the home; level 0 is the ground floor."""
+
+    floor_id: str
+    name: str
+    level: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Floors, areas, devices and entities of one home."""
+
+    home_id: str
+    time_zone: str
+    floors: tuple[Floor, ...] = ()
+    areas: tuple[Area, ...] = ()
+    devices: tuple[Device, ...] = ()
+    entities: tuple[Entity, ...] = ()  # entities without a device
+    _device_of: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Index entity ids to their device ids."""
+        for device in self.devices:
+            for entity in device.entities:
+                self._device_of[entity.entity_id] = device.device_id
+
+    def device_of(self, entity_id: str) -> str | None:
+        """Return the device id of `entity_id`, None for device-less or unknown ones."""
+        return self._device_of.get(entity_id)
+
+    def all_entities(self) -> Iterator[Entity]:
+        """Yield every entity: those on devices, then the device-less ones."""
+        for device in self.devices:
+            yield from device.entities
+        yield from self.entities
+
+    @classmethod
+    def from_json(cls, obj: object, where: str = "inventory.json") -> Self:
+        """Validate and build from the JSON form, checking cross-references."""
+        data = _object(obj, where)
+        floors = tuple(
+            _floor(item, f"{where} floors[{i}]")
+            for i, item in enumerate(_list(data, "floors", where))
+        )
+        floor_ids = {floor.floor_id for floor in floors}
+        areas = tuple(
+            _area(item, f"{where} areas[{i}]", floor_ids)
+            for i, item in enumerate(_list(data, "areas", where))
+        )
+        area_ids = {area.area_id for area in areas}
+        devices = tuple(
+            Device.from_json(item, f"{where} devices[{i}]")
+            for i, item in enumerate(_list(data, "devices", where))
+        )
+        entities = tuple(
+            Entity.from_json(item, f"{where} entities[{i}]")
+            for i, item in enumerate(_list(data, "entities", where))
+        )
+        _unique([f.floor_id for f in floors], where, "floor_id")
+        _unique([a.area_id for a in areas], where, "area_id")
+        _unique([d.device_id for d in devices], where, "device_id")
+        for device in devices:
+            _require(
+                device.area_id is None or device.area_id in area_ids,
+                where,
+                f"device {device.device_id} is in unknown area {device.area_id!r}",
+            )
+        inventory = cls(
+            _str(data, "home_id", where),
+            _str(data, "time_zone", where),
+            floors,
+            areas,
+            devices,
+            entities,
+        )
+        _unique([e.entity_id for e in inventory.all_entities()], where, "entity_id")
+        return inventory
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "home_id": self.home_id,
+            "time_zone": self.time_zone,
+            "floors": [
+                {"floor_id": f.floor_id, "name": f.name, "level": f.level}
+                for f in self.floors
+            ],
+            "areas": [
+                {"area_id": a.area_id, "name": a.name, "floor_id": a.floor_id}
+                for a in self.areas
+            ],
+            "devices": [device.to_json() for device in self.devices],
+            "entities": [entity.to_json() for entity in self.entities],
+        }
+
+
+def _floor(obj: object, where: str) -> Floor:
+    data = _object(obj, where)
+    level = data.get("level")
+    _require(
+        level is None or (isinstance(level, int) and not isinstance(level, bool)),
+        where,
+        "'level' must be an integer or null",
+    )
+    return Floor(_str(data, "floor_id", where), _str(data, "name", where), level)
+
+
+def _area(obj: object, where: str, floor_ids: set[str]) -> Area:
+    data = _object(obj, where)
+    floor_id = _str(data, "floor_id", where, optional=True)
+    _require(
+        floor_id is None or floor_id in floor_ids, where, f"unknown floor {floor_id!r}"
+    )
+    return Area(_str(data, "area_id", where), _str(data, "name", where), floor_id)
+
+
+def _unique(values: list[str], where: str, what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        _require(value not in seen, where, f"{what} {value!r} appears twice")
+        seen.add(value)
+
+
+# --- labels -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A device failure: symptoms from `onset`, broken from `failure_time`."""
+
+    device_id: str
+    kind: str
+    onset: float
+    failure_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """Ground truth for one home, kept apart from its events."""
+
+    home_type: str | None = None
+    true_home_type: str | None = None
+    failures: tuple[Failure, ...] = ()
+
+    @classmethod
+    def from_json(cls, obj: object, where: str = "labels.json") -> Self:
+        """Validate and build from the JSON form."""
+        data = _object(obj, where)
+        types: list[str | None] = []
+        for key in ("home_type", "true_home_type"):
+            value = data.get(key)
+            if value is not None:
+                value = _choice(data, key, HOME_TYPES, where)
+            types.append(value)
+        return cls(
+            types[0],
+            types[1],
+            tuple(
+                _failure(item, f"{where} failures[{i}]")
+                for i, item in enumerate(_list(data, "failures", where))
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "home_type": self.home_type,
+            "true_home_type": self.true_home_type,
+            "failures": [
+                {
+                    "device_id": f.device_id,
+                    "kind": f.kind,
+                    "onset": format_time(f.onset),
+                    "failure_time": format_time(f.failure_time),
+                }
+                for f in self.failures
+            ],
+        }
+
+
+def _failure(obj: object, where: str) -> Failure:
+    data = _object(obj, where)
+    onset = parse_time(data.get("onset"), f"{where} onset")
+    failure_time = parse_time(data.get("failure_time"), f"{where} failure_time")
+    _require(onset <= failure_time, where, "'onset' is after 'failure_time'")
+    return Failure(
+        _str(data, "device_id", where),
+        _choice(data, "kind", FAILURE_KINDS, where),
+        onset,
+        failure_time,
+    )
+
+
+# --- manifest -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HomeEntry:
+    """Where one home's files are, relative to the dataset directory."""
+
+    home_id: str
+    inventory: str
+    events: str
+    n_events: int
+    start: float
+    end: float
+    labels: str | None = None
+    external: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "home_id": self.home_id,
+            "inventory": self.inventory,
+            "events": self.events,
+            "labels": self.labels,
+            "external": self.external,
+            "n_events": self.n_events,
+            "start": format_time(self.start),
+            "end": format_time(self.end),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What a dataset is and which homes it holds."""
+
+    created: float
+    source_kind: str
+    producer: str
+    homes: tuple[HomeEntry, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, obj: object, where: str = "manifest.json") -> Self:
+        """Validate and build from the JSON form."""
+        data = _object(obj, where)
+        _require(
+            data.get("format") == FORMAT_NAME,
+            where,
+            f"'format' must be {FORMAT_NAME!r}",
+        )
+        version = data.get("format_version")
+        _require(
+            version == FORMAT_VERSION,
+            where,
+            f"format_version {version!r} is not supported (known: {FORMAT_VERSION})",
+        )
+        source = _object(data.get("source"), f"{where} source")
+        options = _object(source.get("options", {}), f"{where} source.options")
+        homes = tuple(
+            _home_entry(item, f"{where} homes[{i}]")
+            for i, item in enumerate(_list(data, "homes", where))
+        )
+        _unique([home.home_id for home in homes], where, "home_id")
+        return cls(
+            parse_time(data.get("created"), f"{where} created"),
+            _choice(source, "kind", SOURCE_KINDS, f"{where} source"),
+            _str(source, "producer", f"{where} source"),
+            homes,
+            dict(options),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "created": format_time(self.created),
+            "source": {
+                "kind": self.source_kind,
+                "producer": self.producer,
+                "options": self.options,
+            },
+            "homes": [home.to_json() for home in self.homes],
+        }
+
+
+def _home_entry(obj: object, where: str) -> HomeEntry:
+    data = _object(obj, where)
+    home_id = data.get("home_id")
+    _require(
+        isinstance(home_id, str) and _HOME_ID.fullmatch(home_id) is not None,
+        where,
+        f"'home_id' {home_id!r} must match {_HOME_ID.pattern}",
+    )
+    n_events = data.get("n_events")
+    _require(
+        isinstance(n_events, int) and not isinstance(n_events, bool) and n_events >= 0,
+        where,
+        "'n_events' must be a non-negative integer",
+    )
+    start = parse_time(data.get("start"), f"{where} start")
+    end = parse_time(data.get("end"), f"{where} end")
+    _require(start <= end, where, "'start' is after 'end'")
+    return HomeEntry(
+        home_id,  # type: ignore[arg-type]
+        _relative_path(data, "inventory", where),  # type: ignore[arg-type]
+        _relative_path(data, "events", where),  # type: ignore[arg-type]
+        n_events,  # type: ignore[arg-type]
+        start,
+        end,
+        _relative_path(data, "labels", where, optional=True),
+        _relative_path(data, "external", where, optional=True),
+    )
+
+
+def _relative_path(
+    obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False
+) -> str | None:
+    """Return a path that stays inside the dataset directory."""
+    path = _str(obj, key, where, optional=optional)
+    if path is None:
+        return None
+    parts = path.split("/")
+    _require(
+        not path.startswith("/")
+        and "\\" not in path
+        and ".." not in parts
+        and ":" not in path,
+        where,
+        f"'{key}' {path!r} must be a relative path inside the dataset",
+    )
+    return path
+
+
+# --- events as JSON lines -----------------------------------------------------
+
+
+def parse_event(obj: object, where: str) -> Event:
+    """Validate one event in its JSON form."""
+    data = _object(obj, where)
+    entity_id = data.get("entity_id")
+    _require(
+        entity_domain(entity_id) is not None, where, f"bad entity_id {entity_id!r}"
+    )
+    state = data.get("state")
+    _require(
+        isinstance(state, str) and len(state) <= MAX_STATE_LENGTH,
+        where,
+        f"'state' must be a string of at most {MAX_STATE_LENGTH} characters",
+    )
+    attributes = data.get("attributes")
+    _require(
+        attributes is None or isinstance(attributes, dict),
+        where,
+        "'attributes' must be an object or null",
+    )
+    last_changed = parse_time(data.get("last_changed"), f"{where} last_changed")
+    last_updated = parse_time(data.get("last_updated"), f"{where} last_updated")
+    _require(
+        last_changed <= last_updated, where, "'last_changed' is after 'last_updated'"
+    )
+    return Event(entity_id, state, attributes, last_changed, last_updated)  # type: ignore[arg-type]
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """Return the JSON form of `event`."""
+    return {
+        "entity_id": event.entity_id,
+        "state": event.state,
+        "attributes": event.attributes,
+        "last_changed": format_time(event.last_changed),
+        "last_updated": format_time(event.last_updated),
+    }
+
+
+def read_events_jsonl(
+    lines: Iterable[str | bytes], where: str = "events.jsonl"
+) -> Iterator[Event]:
+    """Parse JSON lines into events, checking they are sorted by `last_updated`."""
+    previous = -math.inf
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        here = f"{where} line {number}"
+        try:
+            obj = json.loads(line)
+        except ValueError as error:
+            raise DatasetError(f"{here}: not JSON ({error})") from None
+        event = parse_event(obj, here)
+        _require(
+            event.last_updated >= previous,
+            here,
+            "events are not sorted by last_updated",
+        )
+        previous = event.last_updated
+        yield event
+
+
+def write_events_jsonl(events: Iterable[Event]) -> Iterator[str]:
+    """Yield one JSON line (with its newline) per event."""
+    for event in events:
+        yield json.dumps(event_to_json(event), separators=(",", ":")) + "\n"
