@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any, NamedTuple, Self
 
+import numpy as np
+
 from .telemetry import entity_domain
 
 FORMAT_NAME = "homeiq-dataset"
@@ -75,6 +77,38 @@ class Event(NamedTuple):
     attributes: dict[str, Any] | None
     last_changed: float
     last_updated: float
+
+
+class EventColumns(NamedTuple):
+    """A home's events as parallel numpy columns: the trainer's batch form.
+
+    `entity_id` and `state` are object arrays of str, `attributes` an object array
+    of JSON text or None, the times float64 POSIX seconds; rows sorted by
+    `last_updated`.
+    """
+
+    entity_id: np.ndarray
+    state: np.ndarray
+    attributes: np.ndarray
+    last_changed: np.ndarray
+    last_updated: np.ndarray
+
+    def __len__(self) -> int:  # type: ignore[override]
+        """Return the number of events (not the number of columns)."""
+        return len(self.last_updated)
+
+    def events(self) -> Iterator[Event]:
+        """Yield the rows as events, attributes parsed, for replaying one by one."""
+        for entity_id, state, attributes, changed, updated in zip(
+            self.entity_id.tolist(),
+            self.state.tolist(),
+            self.attributes.tolist(),
+            self.last_changed.tolist(),
+            self.last_updated.tolist(),
+            strict=True,
+        ):
+            parsed = None if attributes is None else json.loads(attributes)
+            yield Event(entity_id, state, parsed, changed, updated)
 
 
 # --- small checked accessors -------------------------------------------------
