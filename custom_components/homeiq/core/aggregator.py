@@ -1,0 +1,962 @@
+"""Per-device telemetry, folded in one state event at a time.
+
+The integration sees every state change of the home on Home Assistant's event loop,
+so the work per event must be small and constant: `TelemetryAggregator.record`
+costs one dict lookup to find the entity's slot, a few counter updates on
+preallocated objects, and a `float()` only when a numeric entity's state changed
+(a repeated state reuses the value parsed before). It never raises on odd input:
+each kind of oddity is counted (`COUNTERS` in `rollups.py`) and handled as
+documented there.
+
+Memory is bounded per device whatever the event rate: a device holds fixed
+counters for the current local day, its entities hold their last state (at most
+255 characters), and closed days go into a history of at most `history_days`
+rollups. Histories that the models need longer than a day (battery level, link
+quality) are kept downsampled: one set of channel statistics per day, from which
+`features.py` computes levels and slopes over trailing windows.
+
+Days are local days of the home's time zone (`Inventory.time_zone`, IANA). The
+offset is looked up once per day, not per event: at midnight the aggregator finds
+the day's bounds and the instant of a daylight-saving shift inside it, if any, so
+the local hour of an event is a subtraction and a comparison.
+
+The trainer replays a dataset through the same class (`rollups_from_columns`), so
+the rollups of a home are the same numbers whether its events arrived live or
+from a file.
+"""
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+import json
+import math
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from .dataset import MAX_STATE_LENGTH, Entity, Event, EventColumns, Inventory
+from .rollups import COUNTERS, DEVICE_FIELDS, HOURS, DayRollup, RollupError
+
+BURST_SECONDS = 1.0  # events of one device this close belong to one radio report
+FLAP_SECONDS = 30.0  # a state change this soon after the previous one is a flap
+HISTORY_DAYS = 28  # closed days kept by default
+MAX_GAP_DAYS = 366  # silent days rolled up at most when history is unbounded
+VALUE_LIMIT = 1e12  # larger numbers are taken as garbage (and would spoil sums)
+MIN_TIME = 0.0  # 1970-01-01
+MAX_TIME = 4102444800.0  # 2100-01-01: beyond, the clock is wrong
+STATE_FORMAT = "homeiq-telemetry"
+STATE_VERSION = 1
+
+# What an entity contributes, decided once from the inventory (`entity_role`).
+ROLES = ("activity", "battery", "lqi", "rssi", "power", "energy", "diagnostic")
+NUMERIC_DOMAINS = frozenset({"sensor", "number", "input_number"})
+# Attributes that carry a battery or link reading on devices lacking such an entity.
+ATTRIBUTE_READINGS = {
+    "battery": ("battery_level", "battery"),
+    "lqi": ("linkquality", "lqi"),
+    "rssi": ("rssi",),
+}
+_POWER_UNITS = {"mW": 1e-3, "W": 1.0, "kW": 1e3, "MW": 1e6}  # to W
+_ENERGY_UNITS = {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3}  # to kWh
+_NOT_VALID = {"unavailable": 1, "unknown": 2}
+_COUNTER = {name: i for i, name in enumerate(COUNTERS)}
+_UNKNOWN_ENTITY = _COUNTER["unknown_entity"]
+_BAD_ENTITY_ID = _COUNTER["bad_entity_id"]
+_BAD_STATE = _COUNTER["bad_state"]
+_OVERSIZED_STATE = _COUNTER["oversized_state"]
+_NON_NUMERIC = _COUNTER["non_numeric"]
+_NON_FINITE = _COUNTER["non_finite"]
+_OUT_OF_RANGE = _COUNTER["out_of_range"]
+_BAD_ATTRIBUTES = _COUNTER["bad_attributes"]
+_BAD_ATTRIBUTE_VALUE = _COUNTER["bad_attribute_value"]
+_BAD_TIME = _COUNTER["bad_time"]
+_CLOCK_BACKWARDS = _COUNTER["clock_backwards"]
+_LATE_EVENT = _COUNTER["late_event"]
+_ENERGY_RESET = _COUNTER["energy_reset"]
+_SKIPPED_DAYS = _COUNTER["skipped_days"]
+_INF = math.inf
+# Device fields kept as plain attributes of `_Device`, in DEVICE_FIELDS order.
+_COUNT_FIELDS = DEVICE_FIELDS[: DEVICE_FIELDS.index("first_seen")]
+
+
+def entity_role(entity: Entity) -> str:  # noqa: PLR0911
+    """Return what `entity` tells about its device, one of `ROLES`.
+
+    Battery level, link quality (Zigbee LQI, or RSSI in dBm), power and energy
+    sensors feed numeric channels; diagnostic entities (firmware updates, low-battery
+    flags, signal strength in other units) count only towards events and
+    availability; every other entity is activity: its state changes are the
+    device's behaviour.
+    """
+    device_class = entity.device_class
+    unit = (entity.unit or "").lower()
+    if entity.domain == "sensor":
+        if device_class == "battery":
+            return "battery"
+        if device_class == "signal_strength":
+            return "rssi" if unit in {"", "dbm"} else "diagnostic"
+        if device_class in {"power", "energy"}:
+            return device_class
+        if unit == "lqi" or entity.entity_id.endswith(("linkquality", "_lqi")):
+            return "lqi"
+        return "activity"
+    if entity.domain == "update" or (
+        entity.domain == "binary_sensor" and device_class == "battery"
+    ):
+        return "diagnostic"
+    return "activity"
+
+
+def is_numeric(entity: Entity) -> bool:
+    """Return True when `entity`'s states are numbers (HA: a sensor with a unit)."""
+    return entity_role(entity) in {"battery", "lqi", "rssi", "power", "energy"} or (
+        entity.domain in NUMERIC_DOMAINS and entity.unit is not None
+    )
+
+
+def _scale(entity: Entity, role: str) -> float:
+    """Return the factor to W (power) or kWh (energy); 1 for everything else."""
+    units = {"power": _POWER_UNITS, "energy": _ENERGY_UNITS}.get(role, {})
+    return units.get(entity.unit or "", 1.0)
+
+
+class _Stats:
+    """Count, sum, sum of squares, min, max, last and time sum of one day's values."""
+
+    __slots__ = ("last", "max", "min", "n", "sum", "sumsq", "tsum")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.sum = 0.0
+        self.sumsq = 0.0
+        self.min = _INF
+        self.max = -_INF
+        self.last = math.nan
+        self.tsum = 0.0
+
+    def add(self, value: float, seconds: float) -> None:
+        self.n += 1
+        self.sum += value
+        self.sumsq += value * value
+        # Comparisons, not min()/max(): this runs per event and calls cost more.
+        if value < self.min:  # noqa: PLR1730
+            self.min = value
+        if value > self.max:  # noqa: PLR1730
+            self.max = value
+        self.last = value
+        self.tsum += seconds
+
+    def row(self) -> list[float]:
+        if self.n == 0:
+            return [0.0, 0.0, 0.0, math.nan, math.nan, math.nan, 0.0]
+        return [
+            float(self.n),
+            self.sum,
+            self.sumsq,
+            self.min,
+            self.max,
+            self.last,
+            self.tsum,
+        ]
+
+    def restore(self, row: list[float]) -> None:
+        self.n = int(row[0])
+        self.sum, self.sumsq = row[1], row[2]
+        self.min = row[3] if self.n else _INF
+        self.max = row[4] if self.n else -_INF
+        self.last, self.tsum = row[5], row[6]
+
+
+class _Device:
+    """One device's counters for the current day, plus what carries across days."""
+
+    __slots__ = (
+        *_COUNT_FIELDS,
+        "battery",
+        "first_seen",
+        "hours",
+        "last_seen",
+        "lqi",
+        "power",
+        "rssi",
+        "value",
+    )
+
+    def __init__(self) -> None:
+        self.first_seen = math.nan
+        self.last_seen = -_INF
+        self.value = _Stats()
+        self.battery = _Stats()
+        self.lqi = _Stats()
+        self.rssi = _Stats()
+        self.power = _Stats()
+        self.reset()
+
+    def reset(self) -> None:
+        for name in _COUNT_FIELDS:
+            setattr(self, name, 0)
+        self.interval_sum = self.interval_sumsq = self.interval_max = 0.0
+        self.frozen_max = self.unavailable_s = self.unknown_s = 0.0
+        self.energy_kwh = 0.0
+        self.hours = [0] * HOURS
+        for stats in self.channels():
+            stats.reset()
+
+    def channels(self) -> tuple[_Stats, ...]:
+        return (self.value, self.battery, self.lqi, self.rssi, self.power)
+
+    def row(self) -> list[float]:
+        row = [float(getattr(self, name)) for name in _COUNT_FIELDS]
+        if self.interval_n == 0:
+            row[_COUNT_FIELDS.index("interval_max")] = math.nan
+        row.append(self.first_seen)
+        row.append(self.last_seen if self.last_seen > -_INF else math.nan)
+        for stats in self.channels():
+            row.extend(stats.row())
+        return row
+
+
+class _Entity:
+    """What the aggregator remembers of one entity between its events."""
+
+    __slots__ = (
+        "activity",
+        "attributes",
+        "avail",
+        "changed",
+        "channel",
+        "device",
+        "energy",
+        "meter",
+        "numeric",
+        "scale",
+        "since",
+        "state",
+        "valid",
+        "value",
+    )
+
+    def __init__(self, device: _Device, entity: Entity, attributes: tuple) -> None:
+        role = entity_role(entity)
+        self.device = device
+        self.activity = role == "activity"
+        self.numeric = is_numeric(entity)
+        self.energy = role == "energy"
+        self.scale = _scale(entity, role)
+        self.attributes = attributes  # ((keys, stats), …) read from attributes
+        self.channel: _Stats | None = None
+        if role in {"battery", "lqi", "rssi", "power"}:
+            self.channel = getattr(device, role)
+        self.state: str | None = None  # last state as reported
+        self.valid: str | None = None  # last state other than unavailable/unknown
+        self.changed = -_INF  # when `valid` took its current value
+        self.value: float | None = None  # `valid` as a number
+        self.meter: float | None = None  # last reading of an energy meter
+        self.avail = 0  # 0 available, 1 unavailable, 2 unknown
+        self.since = 0.0  # when `avail` took its current value (or the day began)
+
+
+class TelemetryAggregator:
+    """Fold a home's state events into per-device daily rollups.
+
+    `inventory` maps entities to devices and gives the time zone. `start` (POSIX
+    seconds), when given, is when watching began: the first day counts as observed
+    from then, and earlier events are late. `history_days` bounds the closed days
+    kept (None: keep all, for the trainer's batch replay).
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        start: float | None = None,
+        history_days: int | None = HISTORY_DAYS,
+    ) -> None:
+        """Prepare slots for every device and entity of `inventory`."""
+        self.inventory = inventory
+        try:
+            self._zone = ZoneInfo(inventory.time_zone)
+            self.time_zone = inventory.time_zone
+        except KeyError, ValueError, OSError:
+            # Not an IANA name this system knows (ZoneInfoNotFoundError is a
+            # KeyError): days fall back to UTC, and diagnostics say so.
+            self._zone = ZoneInfo("UTC")
+            self.time_zone = "UTC"
+        self._history: deque[DayRollup] = deque(maxlen=history_days)
+        self.days_closed = 0
+        self._totals = [0] * len(COUNTERS)
+        self._odd = [0] * len(COUNTERS)  # the current day's counters
+        self._devices = [_Device() for _ in inventory.devices]
+        self._device_ids = tuple(device.device_id for device in inventory.devices)
+        self._unattached = _Device()  # device-less entities' (never rolled up)
+        self._entities: dict[str, _Entity] = {}
+        for device, slot in zip(inventory.devices, self._devices, strict=True):
+            roles = {entity_role(entity) for entity in device.entities}
+            attributes = tuple(
+                (keys, getattr(slot, channel))
+                for channel, keys in ATTRIBUTE_READINGS.items()
+                if channel not in roles
+            )
+            primary = next(
+                (
+                    entity
+                    for entity in device.entities
+                    if entity_role(entity) == "activity" and is_numeric(entity)
+                ),
+                None,
+            )
+            for entity in device.entities:
+                item = _Entity(slot, entity, attributes)
+                if entity is primary:
+                    item.channel = slot.value
+                self._entities[entity.entity_id] = item
+        for entity in inventory.entities:
+            self._entities[entity.entity_id] = _Entity(self._unattached, entity, ())
+        self._entity_list = list(self._entities.values())
+        self._home_events = 0
+        self._home_changes = 0
+        self._home_hours = [0] * HOURS
+        self._date: date | None = None
+        self._day_start = -_INF
+        self._day_end = -_INF
+        self._shift_at = _INF
+        self._shift = 0.0
+        self._now = -_INF
+        self._floor = -_INF  # events before this are late
+        self._watch_from = -_INF  # when observation began
+        if start is not None and _valid_time(start):
+            self._begin(start)
+
+    # --- the per-event path ---------------------------------------------------
+
+    def record(  # noqa: PLR0911, PLR0912, PLR0915 - one flat hot path on purpose
+        self,
+        entity_id: object,
+        state: object,
+        attributes: object,
+        timestamp: object,
+    ) -> bool:
+        """Fold one state event in; return False when it was skipped.
+
+        `timestamp` is POSIX seconds (HA's `State.last_updated_timestamp`),
+        `attributes` the state's attributes mapping or None. Never raises.
+        """
+        try:
+            e = self._entities.get(entity_id)  # type: ignore[call-overload]
+        except TypeError:  # unhashable
+            e = None
+        if e is None:
+            self._odd[
+                _UNKNOWN_ENTITY if entity_id.__class__ is str else _BAD_ENTITY_ID
+            ] += 1
+            return False
+        if state.__class__ is not str:
+            self._odd[_BAD_STATE] += 1
+            return False
+        if timestamp.__class__ is not float:
+            timestamp = _as_time(timestamp)
+            if timestamp is None:
+                self._odd[_BAD_TIME] += 1
+                return False
+        if not self._now <= timestamp < self._day_end:  # type: ignore[operator]
+            timestamp = self._off_clock(timestamp)  # type: ignore[arg-type]
+            if timestamp is None:
+                return False
+        self._now = timestamp
+        if len(state) > MAX_STATE_LENGTH:  # type: ignore[arg-type]
+            state = state[:MAX_STATE_LENGTH]  # type: ignore[index]
+            self._odd[_OVERSIZED_STATE] += 1
+        self._home_events += 1
+        dev = e.device
+        dev.events += 1
+        gap = timestamp - dev.last_seen  # type: ignore[operator]
+        if gap > BURST_SECONDS:
+            dev.reports += 1
+            if gap != _INF:
+                dev.interval_n += 1
+                dev.interval_sum += gap
+                dev.interval_sumsq += gap * gap
+                if gap > dev.interval_max:  # noqa: PLR1730
+                    dev.interval_max = gap
+            else:
+                dev.first_seen = timestamp
+        dev.last_seen = timestamp
+        if e.attributes and attributes is not None:
+            self._read_attributes(e, attributes, timestamp)  # type: ignore[arg-type]
+
+        if state != e.state:
+            e.state = state  # type: ignore[assignment]
+            kind = _NOT_VALID.get(state)  # type: ignore[call-overload]
+            if kind is not None:
+                self._unavailable(e, kind, timestamp)  # type: ignore[arg-type]
+                return True
+            if e.avail:
+                self._available(e, timestamp)  # type: ignore[arg-type]
+            if state != e.valid:
+                if e.activity and e.valid is not None:
+                    dev.changes += 1
+                    since = timestamp - self._day_start  # type: ignore[operator]
+                    if timestamp >= self._shift_at:  # type: ignore[operator]
+                        since += self._shift
+                    hour = int(since / 3600.0)
+                    if not 0 <= hour < HOURS:  # pragma: no cover - odd zones only
+                        hour = 0 if hour < 0 else HOURS - 1
+                    dev.hours[hour] += 1
+                    self._home_hours[hour] += 1
+                    self._home_changes += 1
+                    if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                        dev.flaps += 1
+                e.valid = state  # type: ignore[assignment]
+                e.changed = timestamp  # type: ignore[assignment]
+                if not e.numeric:
+                    return True
+                try:
+                    value = float(state) * e.scale  # type: ignore[arg-type]
+                except ValueError:
+                    return self._not_a_number(e, None)
+                if not -VALUE_LIMIT <= value <= VALUE_LIMIT:
+                    return self._not_a_number(e, value)
+                e.value = value
+                if e.activity:
+                    dev.numeric_reports += 1
+                elif e.energy:
+                    self._meter(e, value)
+                channel = e.channel
+                if channel is not None:
+                    channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
+                return True
+        elif e.avail:
+            return True  # still unavailable or unknown
+        # The current valid state again: a periodic report, or back from a dropout.
+        value = e.value
+        if value is not None:
+            if e.activity:
+                dev.numeric_reports += 1
+                dev.numeric_repeats += 1
+                run = timestamp - e.changed  # type: ignore[operator]
+                if run > dev.frozen_max:  # noqa: PLR1730
+                    dev.frozen_max = run
+            channel = e.channel
+            if channel is not None:
+                channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
+        return True
+
+    def record_event(self, event: Event) -> bool:
+        """Fold in one dataset `Event` (its `last_updated` is the event's time)."""
+        return self.record(
+            event.entity_id, event.state, event.attributes, event.last_updated
+        )
+
+    def reads_attributes(self, entity_id: str) -> bool:
+        """Return True when `entity_id`'s attributes can carry a reading."""
+        entity = self._entities.get(entity_id)
+        return entity is not None and bool(entity.attributes)
+
+    # --- the rarer paths ----------------------------------------------------------
+
+    def _unavailable(self, e: _Entity, kind: int, timestamp: float) -> None:
+        dev = e.device
+        if e.avail:  # unavailable <-> unknown: close the one, open the other
+            self._close_outage(e, timestamp)
+        if kind == 1:
+            dev.unavailable_n += 1
+        else:
+            dev.unknown_n += 1
+        e.avail = kind
+        e.since = timestamp
+
+    def _available(self, e: _Entity, timestamp: float) -> None:
+        self._close_outage(e, timestamp)
+        e.avail = 0
+
+    @staticmethod
+    def _close_outage(e: _Entity, until: float) -> None:
+        if e.avail == 1:
+            e.device.unavailable_s += until - e.since
+        else:
+            e.device.unknown_s += until - e.since
+        e.since = until
+
+    def _not_a_number(self, e: _Entity, value: float | None) -> bool:
+        """Count a numeric entity's state that gave no usable number."""
+        e.value = None
+        if value is None:  # the text was not a number
+            self._odd[_NON_NUMERIC] += 1
+            e.device.non_numeric += 1
+        elif not math.isfinite(value):
+            self._odd[_NON_FINITE] += 1
+        else:
+            self._odd[_OUT_OF_RANGE] += 1
+        return True
+
+    def _meter(self, e: _Entity, value: float) -> None:
+        """Add what a cumulative energy meter counted since its previous reading."""
+        previous = e.meter
+        e.meter = value
+        if previous is None:
+            return
+        if value >= previous:
+            e.device.energy_kwh += value - previous
+        else:  # the meter restarted from zero
+            e.device.energy_kwh += max(value, 0.0)
+            self._odd[_ENERGY_RESET] += 1
+
+    def _read_attributes(
+        self, e: _Entity, attributes: object, timestamp: float
+    ) -> None:
+        if not isinstance(attributes, Mapping):
+            self._odd[_BAD_ATTRIBUTES] += 1
+            return
+        for keys, stats in e.attributes:
+            for key in keys:
+                raw = attributes.get(key)
+                if raw is None:
+                    continue
+                value = _number(raw)
+                if value is None:
+                    self._odd[_BAD_ATTRIBUTE_VALUE] += 1
+                else:
+                    stats.add(value, timestamp - self._day_start)
+                break
+
+    def _off_clock(self, timestamp: float) -> float | None:
+        """Handle an event outside [now, end of day): new day, late, or bad time."""
+        if not _valid_time(timestamp):
+            self._odd[_BAD_TIME] += 1
+            return None
+        if timestamp >= self._day_end:
+            if self._date is None:
+                self._begin(timestamp)
+            else:
+                self._roll(timestamp)
+            return timestamp
+        if timestamp < self._floor:
+            self._odd[_LATE_EVENT] += 1
+            return None
+        self._odd[_CLOCK_BACKWARDS] += 1
+        return self._now
+
+    def advance_to(self, timestamp: object) -> int:
+        """Close every day that ended by `timestamp`; return how many were closed.
+
+        The integration calls this from a timer after midnight, so a quiet home's
+        day is still closed on time. Bad or earlier times change nothing.
+        """
+        before = self.days_closed
+        moment = _as_time(timestamp)
+        if (
+            self._date is not None
+            and moment is not None
+            and _valid_time(moment)
+            and moment >= self._day_end
+        ):
+            self._roll(moment)
+        return self.days_closed - before
+
+    # --- days -----------------------------------------------------------------
+
+    def _begin(self, timestamp: float) -> None:
+        """Start watching at `timestamp`: open the local day that contains it."""
+        self._watch_from = timestamp
+        day = datetime.fromtimestamp(timestamp, self._zone).date()
+        self._open(day, None)
+        self._day_start = min(self._day_start, timestamp)  # odd zones only
+        self._floor = self._now = timestamp
+
+    def _midnight(self, day: date) -> float:
+        return datetime(day.year, day.month, day.day, tzinfo=self._zone).timestamp()
+
+    def _offset(self, timestamp: float) -> float:
+        offset = datetime.fromtimestamp(timestamp, self._zone).utcoffset()
+        return offset.total_seconds() if offset is not None else 0.0
+
+    def _open(self, day: date, start: float | None) -> None:
+        """Make `day` current: its bounds and its daylight-saving shift, if any."""
+        if start is None:
+            start = self._midnight(day)
+        end = max(self._midnight(day + timedelta(days=1)), start + 3600.0)
+        self._date = day
+        self._day_start = start
+        self._day_end = end
+        self._floor = start
+        self._now = max(self._now, start)
+        first = self._offset(start)
+        last = self._offset(end - 1.0)
+        if first == last:
+            self._shift_at = _INF
+            self._shift = 0.0
+            return
+        low, high = math.floor(start), math.ceil(end - 1.0)
+        while high - low > 1:  # tz transitions fall on whole seconds
+            middle = (low + high) // 2
+            if self._offset(middle) == first:
+                low = middle
+            else:
+                high = middle
+        self._shift_at = float(high)
+        self._shift = last - first
+
+    def _roll(self, timestamp: float) -> None:
+        """Close days until `timestamp` falls in the current one."""
+        self._close_day()
+        if timestamp < self._day_end:
+            return
+        assert self._date is not None
+        target = datetime.fromtimestamp(timestamp, self._zone).date()
+        limit = self._history.maxlen or MAX_GAP_DAYS
+        silent = (target - self._date).days
+        if silent > limit:
+            # Nobody will see days that fall off the history: jump over them.
+            skipped = silent - limit
+            self._odd[_SKIPPED_DAYS] += skipped
+            self._open(self._date + timedelta(days=skipped), None)
+            for e in self._entity_list:
+                if e.avail:
+                    e.since = self._day_start
+        while timestamp >= self._day_end:
+            self._close_day()
+
+    def _close_day(self) -> None:
+        """Roll the current day up into the history and open the next one."""
+        assert self._date is not None
+        end = self._day_end
+        for e in self._entity_list:
+            if e.avail:
+                self._close_outage(e, end)
+                e.device.unavailable_at_end += 1
+        self._history.append(self._rollup())
+        self.days_closed += 1
+        for i, count in enumerate(self._odd):
+            self._totals[i] += count
+        self._odd = [0] * len(COUNTERS)
+        for device in (*self._devices, self._unattached):
+            device.reset()
+        self._home_events = self._home_changes = 0
+        self._home_hours = [0] * HOURS
+        self._open(self._date + timedelta(days=1), end)
+
+    def _rollup(self) -> DayRollup:
+        assert self._date is not None
+        values = np.array(
+            [device.row() for device in self._devices], dtype=np.float64
+        ).reshape(len(self._devices), len(DEVICE_FIELDS))
+        hours = np.array(
+            [device.hours for device in self._devices], dtype=np.int64
+        ).reshape(len(self._devices), HOURS)
+        home_hours = np.array(self._home_hours, dtype=np.int64)
+        for array in (values, hours, home_hours):
+            array.flags.writeable = False
+        return DayRollup(
+            day=self._date.isoformat(),
+            time_zone=self.time_zone,
+            start=self._day_start,
+            end=self._day_end,
+            observed_s=self._day_end - max(self._day_start, self._watch_from),
+            device_ids=self._device_ids,
+            values=values,
+            hours=hours,
+            home_events=self._home_events,
+            home_changes=self._home_changes,
+            home_hours=home_hours,
+            counters=dict(zip(COUNTERS, self._odd, strict=True)),
+        )
+
+    # --- what callers read --------------------------------------------------------
+
+    @property
+    def history(self) -> tuple[DayRollup, ...]:
+        """Return the closed days kept, oldest first."""
+        return tuple(self._history)
+
+    @property
+    def day(self) -> str | None:
+        """Return the current local day (ISO date), None before the first event."""
+        return None if self._date is None else self._date.isoformat()
+
+    def counters(self) -> dict[str, int]:
+        """Return the odd input counted since watching began, for diagnostics."""
+        return {
+            name: total + today
+            for name, total, today in zip(
+                COUNTERS, self._totals, self._odd, strict=True
+            )
+        }
+
+    # --- persistence --------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the whole state as JSON, so a restart carries on where it stopped.
+
+        Floats are exact; a missing or not-yet-set number is null.
+        """
+        devices = {}
+        for device_id, device in zip(self._device_ids, self._devices, strict=True):
+            devices[device_id] = {
+                "counts": [getattr(device, name) for name in _COUNT_FIELDS],
+                "first_seen": _null(device.first_seen),
+                "last_seen": _null(device.last_seen),
+                "hours": list(device.hours),
+                "channels": [_nulls(stats.row()) for stats in device.channels()],
+            }
+        entities = {
+            entity_id: [
+                e.state,
+                e.valid,
+                _null(e.changed),
+                e.value,
+                e.meter,
+                e.avail,
+                e.since,
+            ]
+            for entity_id, e in self._entities.items()
+            if e.state is not None
+        }
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "day": self.day,
+            "clock": [
+                _null(self._day_start),
+                _null(self._now),
+                _null(self._floor),
+                _null(self._watch_from),
+            ],
+            "days_closed": self.days_closed,
+            "totals": dict(zip(COUNTERS, self._totals, strict=True)),
+            "counters": dict(zip(COUNTERS, self._odd, strict=True)),
+            "home": {
+                "events": self._home_events,
+                "changes": self._home_changes,
+                "hours": list(self._home_hours),
+            },
+            "devices": devices,
+            "entities": entities,
+            "history": [rollup.to_json() for rollup in self._history],
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        inventory: Inventory,
+        obj: object,
+        *,
+        history_days: int | None = HISTORY_DAYS,
+    ) -> Self:
+        """Rebuild an aggregator saved by `to_json`, for `inventory` as it is now.
+
+        Devices and entities no longer in the inventory are dropped; new ones
+        start empty. Raises `RollupError` when `obj` is not a saved state.
+        """
+        self = cls(inventory, history_days=history_days)
+        try:
+            self._restore(obj)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as error:
+            if isinstance(error, RollupError):
+                raise
+            raise RollupError(f"telemetry state: malformed ({error!r})") from None
+        return self
+
+    def _restore(self, obj: object) -> None:
+        if not isinstance(obj, dict) or obj.get("format") != STATE_FORMAT:
+            raise RollupError(f"telemetry state: 'format' must be {STATE_FORMAT!r}")
+        if obj.get("version") != STATE_VERSION:
+            raise RollupError(
+                f"telemetry state: version {obj.get('version')!r} is not supported"
+            )
+        for item in obj["history"]:
+            self._history.append(DayRollup.from_json(item))
+        self.days_closed = _count(obj["days_closed"])
+        self._totals = [_count(obj["totals"][name]) for name in COUNTERS]
+        self._odd = [_count(obj["counters"][name]) for name in COUNTERS]
+        if obj["day"] is None:
+            return
+        day_start, now, floor, watch_from = (
+            _real(value, -_INF) for value in obj["clock"]
+        )
+        self._open(date.fromisoformat(obj["day"]), day_start)
+        self._now, self._floor, self._watch_from = now, floor, watch_from
+        home = obj["home"]
+        self._home_events = _count(home["events"])
+        self._home_changes = _count(home["changes"])
+        self._home_hours = _counts(home["hours"], HOURS)
+        for device_id, device in zip(self._device_ids, self._devices, strict=True):
+            saved = obj["devices"].get(device_id)
+            if saved is None:
+                continue
+            for name, value in zip(_COUNT_FIELDS, saved["counts"], strict=True):
+                setattr(device, name, _real(value, math.nan))
+            device.first_seen = _real(saved["first_seen"], math.nan)
+            device.last_seen = _real(saved["last_seen"], -_INF)
+            device.hours = _counts(saved["hours"], HOURS)
+            for stats, row in zip(device.channels(), saved["channels"], strict=True):
+                stats.restore([_real(value, math.nan) for value in row])
+        for entity_id, saved in obj["entities"].items():
+            e = self._entities.get(entity_id)
+            if e is None:
+                continue
+            state, valid, changed, value, meter, avail, since = saved
+            e.state, e.valid = _text(state), _text(valid)
+            e.changed = _real(changed, -_INF)
+            e.value = None if value is None else _real(value, math.nan)
+            e.meter = None if meter is None else _real(meter, math.nan)
+            e.avail = _count(avail) % 3
+            e.since = _real(since, 0.0)
+
+
+def rollups_from_columns(
+    inventory: Inventory,
+    columns: EventColumns,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> list[DayRollup]:
+    """Replay a dataset home's events; return every day that closed by `end`.
+
+    This is the trainer's batch path: the same `record` the integration calls,
+    fed from the columns. `start` and `end` are the window the dataset covers
+    (`HomeEntry.start`/`.end`). Attributes are parsed from their JSON text only for
+    entities that read them, with parsed texts reused.
+    """
+    aggregator = TelemetryAggregator(inventory, start=start, history_days=None)
+    record = aggregator.record
+    reads = {
+        entity_id: aggregator.reads_attributes(entity_id)
+        for entity_id in columns.entity_id.tolist()
+        if entity_id.__class__ is str
+    }
+    parsed: dict[str, object] = {}
+    for entity_id, state, text, timestamp in zip(
+        columns.entity_id.tolist(),
+        columns.state.tolist(),
+        columns.attributes.tolist(),
+        columns.last_updated.tolist(),
+        strict=True,
+    ):
+        attributes = None
+        if text is not None and entity_id.__class__ is str and reads[entity_id]:
+            attributes = parsed.get(text)
+            if attributes is None:
+                attributes = _parse_attributes(text)
+                if len(parsed) < 65536:
+                    parsed[text] = attributes
+        record(entity_id, state, attributes, timestamp)
+    if end is not None:
+        aggregator.advance_to(end)
+    return list(aggregator.history)
+
+
+def replay(
+    inventory: Inventory,
+    events: Iterable[Event],
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> TelemetryAggregator:
+    """Return an aggregator (unbounded history) fed `events` one by one."""
+    aggregator = TelemetryAggregator(inventory, start=start, history_days=None)
+    for event in events:
+        aggregator.record_event(event)
+    if end is not None:
+        aggregator.advance_to(end)
+    return aggregator
+
+
+def _parse_attributes(text: object) -> object:
+    """Return the parsed JSON object, or the text itself when it is not JSON."""
+    try:
+        return json.loads(text)  # type: ignore[arg-type]
+    except TypeError, ValueError:
+        return text
+
+
+def _valid_time(timestamp: float) -> bool:
+    return MIN_TIME <= timestamp < MAX_TIME
+
+
+def _as_time(value: object) -> float | None:
+    """Return `value` as float seconds, None unless it is a real number."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError, TypeError, ValueError:
+        return None
+
+
+def _number(raw: object) -> float | None:
+    """Return an attribute's reading as a float in range, else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        if len(raw) > MAX_STATE_LENGTH:
+            return None
+        try:
+            raw = float(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, int | float):
+        return None
+    try:
+        value = float(raw)
+    except OverflowError:
+        return None
+    return value if -VALUE_LIMIT <= value <= VALUE_LIMIT else None
+
+
+def _null(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _nulls(row: list[float]) -> list[float | None]:
+    return [_null(value) for value in row]
+
+
+def _real(value: object, missing: float) -> float:
+    """Return a saved number; `missing` for null; ValueError for anything else."""
+    if value is None:
+        return missing
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return float(value) if isinstance(value, float) else value  # type: ignore[return-value]
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a count, got {value!r}")
+    return value
+
+
+def _counts(value: object, length: int) -> list[int]:
+    if not isinstance(value, list) or len(value) != length:
+        raise ValueError(f"expected {length} counts")
+    return [_count(item) for item in value]
+
+
+def _text(value: object) -> str | None:
+    if value is not None and (
+        not isinstance(value, str) or len(value) > MAX_STATE_LENGTH
+    ):
+        raise ValueError(f"expected a state string, got {value!r}")
+    return value
+
+
+__all__ = [
+    "ATTRIBUTE_READINGS",
+    "BURST_SECONDS",
+    "FLAP_SECONDS",
+    "HISTORY_DAYS",
+    "ROLES",
+    "TelemetryAggregator",
+    "entity_role",
+    "is_numeric",
+    "replay",
+    "rollups_from_columns",
+]
