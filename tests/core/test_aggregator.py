@@ -66,8 +66,9 @@ def test_reports_group_bursts_and_measure_intervals_between_them() -> None:
             ("sensor.t1", "20.0", None, t("08:00")),
             ("sensor.h1", "50", None, t("08:00:00.5")),  # same radio report
             ("sensor.t1_battery", "99", None, t("08:00:01.2")),  # chained: same
-            ("sensor.t1", "20.5", None, t("08:05:01.2")),
-            ("sensor.t1", "21.0", None, t("08:20:01.2")),
+            # Intervals run from report start to report start.
+            ("sensor.t1", "20.5", None, t("08:05")),
+            ("sensor.t1", "21.0", None, t("08:20")),
         ],
     )
     row = rollup.device("climate1")
@@ -77,7 +78,7 @@ def test_reports_group_bursts_and_measure_intervals_between_them() -> None:
     assert row["interval_sumsq"] == 300.0**2 + 900.0**2
     assert row["interval_max"] == 900.0
     assert row["first_seen"] == t("08:00")
-    assert row["last_seen"] == t("08:20:01.2")
+    assert row["last_seen"] == t("08:20")
 
 
 def test_a_silent_device_has_a_row_without_data() -> None:

@@ -177,6 +177,7 @@ class _Device:
     __slots__ = (
         *_COUNT_FIELDS,
         "battery",
+        "burst_at",
         "first_seen",
         "hours",
         "last_seen",
@@ -189,6 +190,7 @@ class _Device:
     def __init__(self) -> None:
         self.first_seen = math.nan
         self.last_seen = -_INF
+        self.burst_at = -_INF  # when the latest report (burst of events) began
         self.value = _Stats()
         self.battery = _Stats()
         self.lqi = _Stats()
@@ -373,9 +375,11 @@ class TelemetryAggregator:
         self._home_events += 1
         dev = e.device
         dev.events += 1
-        gap = timestamp - dev.last_seen  # type: ignore[operator]
-        if gap > BURST_SECONDS:
+        if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
+            # A new report; its interval runs from the previous report's start.
             dev.reports += 1
+            gap = timestamp - dev.burst_at  # type: ignore[operator]
+            dev.burst_at = timestamp
             if gap != _INF:
                 dev.interval_n += 1
                 dev.interval_sum += gap
@@ -699,6 +703,7 @@ class TelemetryAggregator:
                 "counts": [getattr(device, name) for name in _COUNT_FIELDS],
                 "first_seen": _null(device.first_seen),
                 "last_seen": _null(device.last_seen),
+                "burst_at": _null(device.burst_at),
                 "hours": list(device.hours),
                 "channels": [_nulls(stats.row()) for stats in device.channels()],
             }
@@ -791,6 +796,7 @@ class TelemetryAggregator:
                 setattr(device, name, _real(value, math.nan))
             device.first_seen = _real(saved["first_seen"], math.nan)
             device.last_seen = _real(saved["last_seen"], -_INF)
+            device.burst_at = _real(saved["burst_at"], -_INF)
             device.hours = _counts(saved["hours"], HOURS)
             for stats, row in zip(device.channels(), saved["channels"], strict=True):
                 stats.restore([_real(value, math.nan) for value in row])

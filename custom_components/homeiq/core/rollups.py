@@ -35,7 +35,7 @@ CHANNEL_STATS = ("n", "sum", "sumsq", "min", "max", "last", "tsum")
 DEVICE_FIELDS: tuple[str, ...] = (
     "events",  # events of any of the device's entities
     "reports",  # bursts: events more than BURST_SECONDS after the previous one
-    "interval_n",  # gaps between consecutive reports ending this day
+    "interval_n",  # gaps between the starts of consecutive reports, ending today
     "interval_sum",  # their sum (s)
     "interval_sumsq",  # sum of squares (s²)
     "interval_max",  # the longest (s), NaN without any
@@ -70,7 +70,7 @@ COUNTERS: dict[str, str] = {
     "bad_attribute_value": "battery or link attribute not a usable number; ignored",
     "bad_time": "timestamp not a finite time in 1970-2100; event skipped",
     "clock_backwards": "older than the previous event of the day; time clamped",
-    "late_event": "older than the start of the current day; event skipped",
+    "late_event": "older than the current day or than watching; event skipped",
     "energy_reset": "cumulative energy meter went down; taken as a reset",
     "skipped_days": "silent days beyond the kept history; not rolled up",
 }
