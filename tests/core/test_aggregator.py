@@ -2,6 +2,7 @@
 
 import json
 import math
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -269,12 +270,13 @@ def test_readings_from_attributes_only_where_no_entity_has_them() -> None:
             ("light.bulb", "off", "not a mapping", t("06:05")),
             ("light.bulb", "off", {"lqi": 80.5}, t("06:06")),
             ("light.bulb", "off", {"rssi": "strong"}, t("06:07")),
+            ("light.bulb", "on", MappingProxyType({"linkquality": 50}), t("06:08")),
             # The climate sensor has battery and LQI entities: attributes unused.
             ("sensor.t1", "20", {"battery": 10, "linkquality": 5}, t("06:00")),
         ],
     )
     row = rollup.device("light.bulb".replace("light.", ""))
-    assert (row["lqi_n"], row["lqi_sum"]) == (2, 170.5)
+    assert (row["lqi_n"], row["lqi_sum"]) == (3, 220.5)
     assert (row["rssi_n"], row["rssi_sum"]) == (1, -70.5)
     assert row["battery_n"] == 0
     assert rollup.counters["bad_attribute_value"] == 5
@@ -558,6 +560,7 @@ def test_reads_attributes_only_where_readings_may_be() -> None:
     assert aggregator.reads_attributes("sensor.t1")  # it has no RSSI entity
     assert not aggregator.reads_attributes("sensor.f_battery")
     assert not aggregator.reads_attributes("sensor.nobody")
+    assert not aggregator.reads_attributes(["light.bulb"])
 
 
 # --- persistence of the live state -------------------------------------------------

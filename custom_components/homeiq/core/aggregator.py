@@ -455,9 +455,9 @@ class TelemetryAggregator:
             event.entity_id, event.state, event.attributes, event.last_updated
         )
 
-    def reads_attributes(self, entity_id: str) -> bool:
+    def reads_attributes(self, entity_id: object) -> bool:
         """Return True when `entity_id`'s attributes can carry a reading."""
-        entity = self._entities.get(entity_id)
+        entity = self._entities.get(entity_id) if isinstance(entity_id, str) else None
         return entity is not None and bool(entity.attributes)
 
     # --- the rarer paths ----------------------------------------------------------
@@ -512,7 +512,7 @@ class TelemetryAggregator:
     def _read_attributes(
         self, e: _Entity, attributes: object, timestamp: float
     ) -> None:
-        if not isinstance(attributes, Mapping):
+        if attributes.__class__ is not dict and not isinstance(attributes, Mapping):
             self._odd[_BAD_ATTRIBUTES] += 1
             return
         for keys, stats in e.attributes:
