@@ -1,0 +1,1 @@
+"""Synthetic homes: HomeIQ's built-in data source (`homeiq-trainer generate`)."""

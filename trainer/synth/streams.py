@@ -1,0 +1,412 @@
+"""A home's events as integer columns, and their conversion to an Arrow table.
+
+Device models hand over each entity's rows as arrays: times (seconds from the
+window start), state keys and attribute keys. A state key is either the index of a
+word (`WORDS`: "on", "unavailable" …) or an encoded number with its decimals
+(`number_keys`), so a million readings become strings through one vectorised
+formatting of the few thousand distinct values. Attribute keys encode the few
+attribute shapes the generator writes (`light_attributes`, `climate_attributes` …).
+
+`StreamSet.finish` then does what Home Assistant's state machine and recorder do:
+unavailable intervals (a device dropping off, HA restarting) replace rows and
+restore the last state afterwards, writes that change nothing are dropped,
+`last_changed` follows the last real change, and the rows are merged by time.
+"""
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from homeiq_trainer.dataset import EVENT_SCHEMA, TIME_TYPE
+
+WORDS = (
+    "unavailable",
+    "unknown",
+    "on",
+    "off",
+    "home",
+    "not_home",
+    "open",
+    "closed",
+    "opening",
+    "closing",
+    "locked",
+    "unlocked",
+    "playing",
+    "paused",
+    "idle",
+    "heat",
+    "cool",
+    "heat_cool",
+    "mowing",
+    "docked",
+    "returning",
+    "error",
+    "cleaning",
+    "above_horizon",
+    "below_horizon",
+    "sunny",
+    "partlycloudy",
+    "cloudy",
+    "rainy",
+    "pouring",
+    "snowy",
+    "fog",
+    "clear-night",
+    "charging",
+    "connected",
+    "disconnected",
+)
+WORD = {word: key for key, word in enumerate(WORDS)}
+UNAVAILABLE = WORD["unavailable"]
+UNKNOWN = WORD["unknown"]
+
+_NUMBER = np.int64(1) << 60
+_DECIMALS_SHIFT = 52
+_VALUE_OFFSET = np.int64(1) << 51
+_VALUE_MASK = (np.int64(1) << _DECIMALS_SHIFT) - 1
+
+NO_ATTRIBUTES = -1
+_KIND_SHIFT = 56
+_LIGHT, _CLIMATE, _MEDIA, _WEATHER = 1, 2, 3, 4
+HVAC_ACTIONS = ("idle", "heating", "cooling", "off")
+_OFFSET24 = 1 << 23
+
+
+def word_keys(word: str, n: int) -> np.ndarray:
+    """Return `n` state keys of `word`."""
+    return np.full(n, WORD[word], dtype=np.int64)
+
+
+def number_keys(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Return state keys for `values` rounded to `decimals` places (0 to 3)."""
+    quantised = np.round(np.asarray(values, dtype=np.float64) * 10.0**decimals)
+    return (
+        _NUMBER
+        + (np.int64(decimals) << _DECIMALS_SHIFT)
+        + quantised.astype(np.int64)
+        + _VALUE_OFFSET
+    )
+
+
+def light_attributes(brightness: np.ndarray) -> np.ndarray:
+    """Return attribute keys for `{"brightness": b}` (b in 0..255)."""
+    return (np.int64(_LIGHT) << _KIND_SHIFT) + np.asarray(brightness, dtype=np.int64)
+
+
+def climate_attributes(
+    current: np.ndarray, target: np.ndarray, action: np.ndarray
+) -> np.ndarray:
+    """Return attribute keys for a climate entity (temperatures to 0.1).
+
+    `action` indexes `HVAC_ACTIONS`.
+    """
+    cur = np.round(np.asarray(current) * 10).astype(np.int64) + _OFFSET24
+    tgt = np.round(np.asarray(target) * 10).astype(np.int64) + _OFFSET24
+    return (
+        (np.int64(_CLIMATE) << _KIND_SHIFT)
+        + (np.asarray(action, dtype=np.int64) << 48)
+        + (cur << 24)
+        + tgt
+    )
+
+
+def media_attributes(volume: np.ndarray) -> np.ndarray:
+    """Return attribute keys for `{"volume_level": v}` (v in 0..1, to 0.01)."""
+    level = np.round(np.asarray(volume) * 100).astype(np.int64)
+    return (np.int64(_MEDIA) << _KIND_SHIFT) + level
+
+
+def weather_attributes(temperature: np.ndarray, humidity: np.ndarray) -> np.ndarray:
+    """Return attribute keys for a weather entity (temperature to 0.1, humidity %)."""
+    temp = np.round(np.asarray(temperature) * 10).astype(np.int64) + _OFFSET24
+    hum = np.round(np.asarray(humidity)).astype(np.int64)
+    return (np.int64(_WEATHER) << _KIND_SHIFT) + (temp << 24) + hum
+
+
+def _number_text(quantised: int, decimals: int) -> str:
+    if decimals == 0:
+        return str(quantised)
+    return f"{quantised / 10**decimals:.{decimals}f}"
+
+
+def state_strings(keys: np.ndarray) -> list[str]:
+    """Return the state strings of distinct `keys`."""
+    out: list[str] = []
+    for key in keys.tolist():
+        if key < _NUMBER:
+            out.append(WORDS[key])
+        else:
+            rest = key - int(_NUMBER)
+            decimals = rest >> _DECIMALS_SHIFT
+            quantised = (rest & int(_VALUE_MASK)) - int(_VALUE_OFFSET)
+            out.append(_number_text(quantised, decimals))
+    return out
+
+
+def _tenths(value: int) -> str:
+    number = value - _OFFSET24
+    return f"{number / 10:.1f}"
+
+
+def attribute_strings(keys: np.ndarray) -> list[str]:
+    """Return the JSON texts of distinct attribute `keys` (none of them -1)."""
+    out: list[str] = []
+    low24 = (1 << 24) - 1
+    for key in keys.tolist():
+        kind = key >> _KIND_SHIFT
+        payload = key & ((1 << _KIND_SHIFT) - 1)
+        if kind == _LIGHT:
+            out.append(f'{{"brightness":{payload}}}')
+        elif kind == _CLIMATE:
+            action = HVAC_ACTIONS[payload >> 48]
+            current = _tenths((payload >> 24) & low24)
+            target = _tenths(payload & low24)
+            out.append(
+                f'{{"current_temperature":{current},"temperature":{target},'
+                f'"hvac_action":"{action}"}}'
+            )
+        elif kind == _MEDIA:
+            out.append(f'{{"volume_level":{payload / 100:.2f}}}')
+        else:
+            temperature = _tenths(payload >> 24)
+            out.append(f'{{"temperature":{temperature},"humidity":{payload & low24}}}')
+    return out
+
+
+class _Rows(NamedTuple):
+    ent: np.ndarray
+    t: np.ndarray  # µs from the window start
+    state: np.ndarray
+    attr: np.ndarray
+
+
+@dataclass
+class StreamSet:
+    """Collects one home's entity rows and unavailable intervals."""
+
+    entity_ids: list[str]
+    window: float  # seconds
+    restores_unknown: np.ndarray  # per entity: True when a restart leaves "unknown"
+    _ents: list[np.ndarray] = field(default_factory=list)
+    _times: list[np.ndarray] = field(default_factory=list)
+    _states: list[np.ndarray] = field(default_factory=list)
+    _attrs: list[np.ndarray] = field(default_factory=list)
+    _gaps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=list
+    )
+
+    def add(
+        self,
+        entity: int,
+        times: np.ndarray,
+        states: np.ndarray,
+        attributes: np.ndarray | None = None,
+    ) -> None:
+        """Add rows of one entity; `times` must be sorted (seconds)."""
+        n = len(times)
+        if not n:
+            return
+        self._ents.append(np.full(n, entity, dtype=np.int64))
+        self._times.append(np.asarray(times, dtype=np.float64))
+        self._states.append(np.asarray(states, dtype=np.int64))
+        self._attrs.append(
+            np.full(n, NO_ATTRIBUTES, dtype=np.int64)
+            if attributes is None
+            else np.asarray(attributes, dtype=np.int64)
+        )
+
+    def unavailable(
+        self,
+        entities: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        *,
+        restart: bool = False,
+    ) -> None:
+        """Make each of `entities` unavailable over every [start, end) interval.
+
+        Rows inside are dropped; "unavailable" is written at the start and the
+        last state restored at the end (or "unknown" for entities that do not
+        restore after a restart, when `restart`).
+        """
+        entities = np.asarray(entities, dtype=np.int64)
+        starts = np.asarray(starts, dtype=np.float64)
+        ends = np.asarray(ends, dtype=np.float64)
+        if not len(entities) or not len(starts):
+            return
+        ent = np.repeat(entities, len(starts))
+        flag = self.restores_unknown[ent] & restart
+        self._gaps.append(
+            (ent, np.tile(starts, len(entities)), np.tile(ends, len(entities)), flag)
+        )
+
+    def finish(self, start_us: int) -> pa.Table:
+        """Return the events as an Arrow table in the dataset's event schema."""
+        window_us = round(self.window * 1e6)
+        shift = max(int(window_us).bit_length() + 1, 1)
+        ent, t, state, attr = self._rows(window_us)
+        ent, t, state, attr = self._apply_gaps(
+            _Rows(ent, t, state, attr), shift, window_us
+        )
+        # Drop writes that change nothing, as HA's state machine does.
+        same_entity = np.empty(len(ent), dtype=bool)
+        same_entity[:1] = False
+        np.equal(ent[1:], ent[:-1], out=same_entity[1:])
+        keep = ~(
+            same_entity
+            & np.r_[False, state[1:] == state[:-1]]
+            & np.r_[False, attr[1:] == attr[:-1]]
+        )
+        ent, t, state, attr = ent[keep], t[keep], state[keep], attr[keep]
+        same_entity = same_entity[keep]
+        # A row whose state differs from the entity's previous one is a change.
+        changed = ~same_entity | np.r_[True, state[1:] != state[:-1]]
+        last_change = np.maximum.accumulate(np.where(changed, np.arange(len(t)), 0))
+        changed_at = t[last_change]
+        order = np.argsort(t, kind="stable")
+        return self._table(
+            _Rows(ent[order], t[order], state[order], attr[order]),
+            changed_at[order],
+            start_us,
+        )
+
+    def _rows(
+        self, window_us: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if not self._ents:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty
+        ent = np.concatenate(self._ents)
+        t = (np.concatenate(self._times) * 1e6).astype(np.int64)
+        state = np.concatenate(self._states)
+        attr = np.concatenate(self._attrs)
+        inside = (t >= 0) & (t < window_us)
+        return ent[inside], t[inside], state[inside], attr[inside]
+
+    def _apply_gaps(
+        self, rows: _Rows, shift: int, window_us: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        ent, t, state, attr = rows
+        key = (ent << shift) | t
+        order = np.argsort(key, kind="stable")
+        ent, t, state, attr, key = (
+            ent[order],
+            t[order],
+            state[order],
+            attr[order],
+            key[order],
+        )
+        if not self._gaps:
+            return ent, t, state, attr
+        g_ent = np.concatenate([g[0] for g in self._gaps])
+        g_start = np.clip(
+            np.concatenate([g[1] for g in self._gaps]) * 1e6, 0, window_us
+        ).astype(np.int64)
+        g_end = np.clip(
+            np.concatenate([g[2] for g in self._gaps]) * 1e6, 0, window_us
+        ).astype(np.int64)
+        g_flag = np.concatenate([g[3] for g in self._gaps])
+        valid = g_end > g_start
+        if not valid.any():
+            return ent, t, state, attr
+        g_ent, g_start, g_end, g_flag = (
+            g_ent[valid],
+            g_start[valid],
+            g_end[valid],
+            g_flag[valid],
+        )
+        g_ent, g_start, g_end, g_flag = _merge_intervals(
+            g_ent, g_start, g_end, g_flag, shift
+        )
+        start_key = (g_ent << shift) | g_start
+        end_key = (g_ent << shift) | g_end
+        which = np.searchsorted(start_key, key, side="right") - 1
+        inside = (which >= 0) & (key < end_key[np.maximum(which, 0)])
+        ent, t, state, attr, key = (
+            ent[~inside],
+            t[~inside],
+            state[~inside],
+            attr[~inside],
+            key[~inside],
+        )
+        # The state before each interval, restored at its end.
+        before = np.searchsorted(key, start_key, side="left") - 1
+        has_before = before >= 0
+        has_before[has_before] = ent[before[has_before]] == g_ent[has_before]
+        # Index 0 of the padded columns stands for "no row before".
+        pick = np.where(has_before, before + 1, 0)
+        restore_state = np.r_[UNKNOWN, state][pick]
+        restore_attr = np.r_[NO_ATTRIBUTES, attr][pick]
+        restore_state = np.where(g_flag, UNKNOWN, restore_state)
+        restore_attr = np.where(g_flag, NO_ATTRIBUTES, restore_attr)
+        back = g_end < window_us
+        new_ent = np.concatenate([g_ent, g_ent[back]])
+        new_t = np.concatenate([g_start, g_end[back]])
+        new_state = np.concatenate(
+            [np.full(len(g_ent), UNAVAILABLE, dtype=np.int64), restore_state[back]]
+        )
+        new_attr = np.concatenate(
+            [np.full(len(g_ent), NO_ATTRIBUTES, dtype=np.int64), restore_attr[back]]
+        )
+        # New rows first, so that a restore sorts before a real row at its time.
+        ent = np.concatenate([new_ent, ent])
+        t = np.concatenate([new_t, t])
+        state = np.concatenate([new_state, state])
+        attr = np.concatenate([new_attr, attr])
+        order = np.argsort((ent << shift) | t, kind="stable")
+        return ent[order], t[order], state[order], attr[order]
+
+    def _table(self, rows: _Rows, changed: np.ndarray, start_us: int) -> pa.Table:
+        ent, updated, state, attr = rows
+        entity_ids = pa.DictionaryArray.from_arrays(
+            pa.array(ent.astype(np.int32)), pa.array(self.entity_ids, pa.string())
+        )
+        encoded = pc.dictionary_encode(pa.array(state))
+        states = pa.DictionaryArray.from_arrays(
+            encoded.indices,
+            pa.array(state_strings(encoded.dictionary.to_numpy()), pa.string()),
+        )
+        has_attr = attr != NO_ATTRIBUTES
+        if has_attr.any():
+            encoded = pc.dictionary_encode(pa.array(attr, mask=~has_attr))
+            attributes = pa.DictionaryArray.from_arrays(
+                encoded.indices,
+                pa.array(attribute_strings(encoded.dictionary.to_numpy()), pa.string()),
+            ).cast(pa.string())
+        else:
+            attributes = pa.nulls(len(attr), pa.string())
+        return pa.table(
+            [
+                entity_ids,
+                states,
+                attributes,
+                pa.array(changed + start_us, TIME_TYPE),
+                pa.array(updated + start_us, TIME_TYPE),
+            ],
+            schema=EVENT_SCHEMA,
+        )
+
+
+def _merge_intervals(
+    ent: np.ndarray, start: np.ndarray, end: np.ndarray, flag: np.ndarray, shift: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge overlapping intervals of the same entity (sorted by entity, start)."""
+    if not len(ent):
+        return ent, start, end, flag
+    order = np.lexsort((start, ent))
+    ent, start, end, flag = ent[order], start[order], end[order], flag[order]
+    end_key = (ent << shift) | end
+    reach = np.maximum.accumulate(end_key)
+    start_key = (ent << shift) | start
+    new_group = np.r_[True, start_key[1:] > reach[:-1]]
+    group = np.cumsum(new_group) - 1
+    first = np.flatnonzero(new_group)
+    merged_end = np.zeros(len(first), dtype=np.int64)
+    np.maximum.at(merged_end, group, end)
+    merged_flag = np.zeros(len(first), dtype=bool)
+    np.logical_or.at(merged_flag, group, flag)
+    return ent[first], start[first], merged_end, merged_flag
