@@ -204,6 +204,9 @@ def test_value_infos_without_tensor_types_are_kept_as_kinds() -> None:
     )
     kinds = [(v.kind, v.shape) for v in decode(model).graph.outputs]
     assert kinds == [("sequence", None), ("none", None), ("tensor", None)]
+    deep = helper.make_tensor_value_info("d", TensorProto.FLOAT, [1] * 9)
+    with pytest.raises(ModelError, match="'d' has 9 dimensions, limit is 8"):
+        decode(model_proto([node("Identity", ["features"], ["d"])], [deep]))
 
 
 def test_structural_duplicates_and_conflicts_are_refused() -> None:

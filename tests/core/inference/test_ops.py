@@ -123,9 +123,10 @@ CASES = {
             node("Normalizer", ["scaled"], ["max"], norm="MAX"),
             node("Normalizer", ["scaled"], ["l1"], norm="L1"),
             node("Normalizer", ["scaled"], ["l2"], norm="L2"),
+            node("Normalizer", ["vector"], ["vector_l1"], norm="L1"),
         ],
-        ["scaled", "scalar", "max", "l1", "l2"],
-        {},
+        ["scaled", "scalar", "max", "l1", "l2", "vector_l1"],
+        {"vector": f32(1, -2, 3)},
     ),
     "linear_regressor": (
         [
@@ -412,6 +413,15 @@ def refused(nodes: list, outputs: list, message: str, **kwargs: object) -> None:
             {"i": i64(0)},
             "Gather axis",
         ),
+        (
+            [
+                node("ZipMap", ["features"], ["z"], classlabels_int64s=[1, 2, 3, 4]),
+                node("Identity", ["z"], ["zz"]),
+                node("Add", ["zz", "features"], ["y"]),
+            ],
+            {},
+            "Add input A must be a tensor",
+        ),
     ],
 )
 def test_misused_operators_are_refused_at_load(
@@ -563,3 +573,23 @@ def test_initializers_listed_as_inputs_are_not_model_inputs() -> None:
     assert model.kind == "other"
     with pytest.raises(ModelError, match="are not a classifier's"):
         model.predict(X)
+
+
+def test_a_label_encoder_without_keys_maps_everything_to_its_default() -> None:
+    encoder = node("LabelEncoder", ["features"], ["y"], default_int64=9)
+    for name, kind in (("keys_floats", 6), ("values_int64s", 7)):
+        encoder.attribute.append(helper.make_attribute(name, [], attr_type=kind))
+    model = load_model(model_bytes([encoder], [output("y", TensorProto.INT64)]))
+    assert model.run(X[:2])["y"].tolist() == [[9] * 4] * 2
+
+
+def test_tree_ensembles_beyond_the_cost_limits_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from homeiq_core.inference import graph  # noqa: PLC0415
+
+    from .test_trees import classifier, simple  # noqa: PLC0415
+
+    monkeypatch.setattr(graph, "MAX_TREE_LEVELS", 0)
+    with pytest.raises(ModelError, match="tree ensembles are too costly to evaluate"):
+        load_model(classifier(simple(), 2), backend="numpy")

@@ -385,3 +385,13 @@ def test_ensembles_need_float_inputs() -> None:
     data = model_bytes([cast, ensemble], ["label", "p"])
     with pytest.raises(ModelError, match="input must be float or double, not int64"):
         load_model(data, backend="numpy")
+
+
+def test_ensembles_with_too_many_weights_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from homeiq_core.inference import trees  # noqa: PLC0415
+
+    monkeypatch.setattr(trees, "_MAX_WEIGHTS", 5)
+    with pytest.raises(ModelError, match="has 3 nodes x 2 outputs, too many"):
+        load_model(classifier(simple(), 2), backend="numpy")

@@ -82,6 +82,12 @@ def test_packed_and_unpacked_encodings_of_one_field_are_joined() -> None:
     assert decode(unpacked + packed, ATTRIBUTE)["ints"].tolist() == [1, 2, 3, 4, 5]
 
 
+def test_long_strings_inside_a_run_of_short_ones() -> None:
+    strings = [b"a", b"x" * 200, b"b", b"y" * 70_000, b""]
+    data = onnx.AttributeProto(strings=strings).SerializeToString()
+    assert decode(data, ATTRIBUTE)["strings"] == strings
+
+
 def test_fields_numbered_16_and_above_take_the_plain_path() -> None:
     schema = {
         20: Field("ints", Kind.INTS),
@@ -142,6 +148,12 @@ def test_scalar_kinds_decode() -> None:
         (b"\x48\x01", "field 'strings' has wire type 0"),
         (b"\x3d\x00\x00", "file truncated at byte 3"),
         (b"\x40\x01" * 12 + b"\x40", "file truncated at byte 25"),
+        (b"\x40\x01" * 8 + b"\x40", "file truncated at byte 17"),
+        (
+            b"\x40\x01" * 8 + b"\x40" + b"\xff" * 10 + b"\x01",
+            "malformed varint at byte 17",
+        ),
+        (b"\x3d\x00\x00\x80\x3f\x3d\x00", "file truncated at byte 7"),
         (b"\x40\x01" * 12 + b"\x40\xff", "file truncated at byte 26"),
     ],
 )

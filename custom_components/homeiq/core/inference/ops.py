@@ -165,14 +165,6 @@ class Attrs:
         assert isinstance(value, list)
         return [text(item, f"attribute '{name}' of {self.where}") for item in value]
 
-    def tensor(self, name: str) -> np.ndarray | None:
-        """Return a TENSOR attribute, None when absent."""
-        if not self.has(name):
-            return None
-        value = self._get(name, A_TENSOR)
-        assert isinstance(value, np.ndarray)
-        return value
-
     def choice(self, name: str, default: str, allowed: Sequence[str]) -> str:
         """Return a STRING attribute that must be one of `allowed`."""
         value = self.string(name, default)

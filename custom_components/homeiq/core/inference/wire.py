@@ -383,10 +383,8 @@ def _join(parts: list) -> object:
     return np.concatenate(parts).astype(parts[0].dtype.newbyteorder("="), copy=False)
 
 
-def text(raw: object, what: str) -> str:
-    """Return `raw` (bytes) decoded as UTF-8; refuse anything else."""
-    if not isinstance(raw, bytes):
-        raise ModelError(f"{what} is not a string")
+def text(raw: bytes, what: str) -> str:
+    """Return `raw` decoded as UTF-8, or refuse it naming `what`."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
