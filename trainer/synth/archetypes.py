@@ -434,9 +434,9 @@ def _rooms(rng: np.random.Generator, home_type: str, size: float) -> list[str]:
     """Return the kinds of indoor rooms of a home of `size` m²."""
     if home_type == "studio":
         rooms = ["living_room", "bathroom", "hallway"]
-        if rng.random() < 0.55:
-            rooms.append("kitchen")
-        return rooms
+        # A kitchenette, a sleeping alcove or a desk corner some users make areas.
+        extras = {"kitchen": 0.55, "bedroom": 0.35, "office": 0.12, "storage": 0.1}
+        return rooms + [k for k, p in extras.items() if rng.random() < p]
     bedrooms = int(np.clip(round(size / 38 + rng.normal(0, 0.7)), 1, 7))
     bathrooms = int(np.clip(round(size / 95 + rng.normal(0, 0.5)), 1, 4))
     rooms = ["living_room", "kitchen", "hallway"]

@@ -121,22 +121,47 @@ class World:
                 base = weight * outdoor + (1 - weight) * (zone - 4)
             else:
                 base = zone + offset
-            wander = np.cumsum(self.rng.normal(0, 0.05, len(base)))
-            wander -= np.linspace(0, wander[-1], len(base))  # no long drift
-            self._area_temp[area.area_id] = base + np.clip(wander, -1.5, 1.5)
+            wander = self.area_wander(area, "temperature", 1.5)
+            self._area_temp[area.area_id] = base + wander
         return self._area_temp[area.area_id]
+
+    def area_wander(self, area: AreaPlan, what: str, limit: float) -> np.ndarray:
+        """Return a slow random drift of `what` in `area`, per indoor step."""
+        key = f"{area.area_id}/{what}"
+        if key not in self._area_temp:
+            n = -(-self.grid.n // STEP)  # as many as the indoor model has
+            wander = np.cumsum(self.rng.normal(0, limit / 30, n))
+            wander -= np.linspace(0, wander[-1], n)  # no long drift
+            self._area_temp[key] = np.clip(wander, -limit, limit)
+        return self._area_temp[key]
 
 
 def binary_rows(
     starts: np.ndarray, ends: np.ndarray, on: str = "on", off: str = "off"
 ) -> Rows:
-    """Return rows alternating `on` at starts and `off` at ends."""
+    """Return rows alternating `on` at starts and `off` at ends, from `off`."""
     times = np.column_stack([starts, ends]).ravel()
     keys = np.column_stack(
         [word_keys(on, len(starts)), word_keys(off, len(ends))]
     ).ravel()
     order = np.argsort(times, kind="stable")
-    return times[order], keys[order], None
+    return with_initial((times[order], keys[order], None), off)
+
+
+def with_initial(rows: Rows, word: str) -> Rows:
+    """Return `rows` led by the entity's state `word` at the window start.
+
+    Like HA's history of a window, every entity starts with its state at the
+    window's start, unless its first row is already there.
+    """
+    times, keys, attrs = rows
+    if len(times) and times[0] <= 0:
+        return rows
+    return (
+        np.r_[0.0, times],
+        np.r_[word_keys(word, 1), keys],
+        None if attrs is None else np.r_[-1, attrs],
+    )
 
 
 def merge_intervals(
@@ -337,7 +362,9 @@ def humidity(
         return 6.112 * np.exp(17.62 * celsius / (243.12 + celsius))
 
     rh = outdoor_rh * saturation(outdoor_t) / saturation(indoor)
-    rh = rh + 4.0 * world.at(world.people.n_home, times)
+    rh = rh + 6.0 + 3.0 * world.at(world.people.n_home, times)
+    rh = np.where(rh < 28, 28 - (28 - rh) * 0.35, rh)  # plants, cooking, breath
+    rh = rh + world.at_step(world.area_wander(area, "humidity", 4.0), times)
     if area.kind in {"bathroom", "kitchen", "laundry"}:
         starts, ends = world.use.get(area.area_id, (np.zeros(0), np.zeros(0)))
         began = np.r_[-np.inf, starts][np.searchsorted(starts, times, side="right")]
@@ -345,7 +372,7 @@ def humidity(
         inside = within(times, starts, ends)
         boost = 25.0 if area.kind == "bathroom" else 8.0
         rh = rh + boost * inside * np.exp(-since / 1800)
-    return np.clip(rh, 18, 95)
+    return np.clip(rh, 12, 95)
 
 
 def quiet(world: World, device: DevicePlan) -> Activity:
@@ -396,7 +423,9 @@ def light(world: World, device: DevicePlan) -> Activity:
     ]
     order = np.argsort(times, kind="stable")
     activity = Activity()
-    activity.rows["main"] = (times[order], keys[order], attrs[order])
+    activity.rows["main"] = with_initial(
+        (times[order], keys[order], attrs[order]), "off"
+    )
     activity.add_messages(times)
     return activity
 
@@ -680,7 +709,7 @@ def garage_door(world: World, device: DevicePlan) -> Activity:
     ).ravel()
     order = np.argsort(times, kind="stable")
     activity = Activity()
-    activity.rows["main"] = (times[order], keys[order], None)
+    activity.rows["main"] = with_initial((times[order], keys[order], None), "closed")
     activity.add_messages(times, periodic(rng, world.window, rng.uniform(600, 1800)))
     return activity
 
@@ -734,11 +763,7 @@ def lawn_mower(world: World, device: DevicePlan) -> Activity:
     ]
     order = np.argsort(times, kind="stable")
     activity = Activity()
-    activity.rows["main"] = (
-        (times[order], keys[order], None)
-        if len(times)
-        else (np.zeros(1), word_keys("docked", 1), None)
-    )
+    activity.rows["main"] = with_initial((times[order], keys[order], None), "docked")
     battery_t = periodic(rng, world.window, 600, 0.1)
     level = _rechargeable(battery_t, starts, docked, drain=0.9, charge_minutes=70)
     activity.values["battery"] = (battery_t, level, 0)
@@ -838,9 +863,9 @@ def media(world: World, device: DevicePlan) -> Activity:
     attrs = np.where(keys == WORD["off"], -1, media_attributes(volume))
     order = np.argsort(times, kind="stable")
     activity = Activity()
-    activity.rows["main"] = (times[order], keys[order], attrs[order])
-    if not len(times):
-        activity.rows["main"] = (np.zeros(1), word_keys("off", 1), None)
+    activity.rows["main"] = with_initial(
+        (times[order], keys[order], attrs[order]), "off"
+    )
     return activity
 
 
@@ -865,11 +890,7 @@ def vacuum(world: World, device: DevicePlan) -> Activity:
     ]
     order = np.argsort(times, kind="stable")
     activity = Activity()
-    activity.rows["main"] = (
-        (times[order], keys[order], None)
-        if len(times)
-        else (np.zeros(1), word_keys("docked", 1), None)
-    )
+    activity.rows["main"] = with_initial((times[order], keys[order], None), "docked")
     battery_t = periodic(rng, world.window, 900, 0.1)
     activity.values["battery"] = (
         battery_t,
@@ -899,10 +920,8 @@ def ev_charger(world: World, device: DevicePlan) -> Activity:
     ]
     order = np.argsort(times, kind="stable")
     activity = Activity()
-    activity.rows["main"] = (
-        (times[order], keys[order], None)
-        if len(times)
-        else (np.zeros(1), word_keys("disconnected", 1), None)
+    activity.rows["main"] = with_initial(
+        (times[order], keys[order], None), "disconnected"
     )
     kw = rng.uniform(7, 11) * 1000
     p_times = np.sort(np.r_[plug_in + 30, charge_end, periodic(rng, world.window, 300)])

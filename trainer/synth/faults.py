@@ -256,6 +256,9 @@ def finish_device(
         job.gaps.append((starts, starts + lengths))
     if kind == "radio_degradation":
         starts = _schedule(rng, fault.onset, fault.failure, (0.5, 5.0))
+        visible = 0.35 * (fault.failure - fault.onset)
+        first = fault.onset + rng.uniform(0.2, 0.9) * visible
+        starts = _fill(np.r_[first, starts], DAY)
         job.gaps.append((starts, starts + rng.uniform(300, 3600, len(starts))))
         if device.model.protocol in {"zigbee", "z-wave"}:  # availability by silence
             late = messages[messages >= fault.onset]
@@ -282,7 +285,7 @@ def _quality(job: _Device, times: np.ndarray) -> np.ndarray:
     for begin, end, factor in job.dips:
         quality[(times >= begin) & (times < end)] *= factor
     if job.fault is not None and job.fault.kind == "radio_degradation":
-        quality *= 1 - 0.85 * _progress(job, times) ** 0.7
+        quality *= 1 - 0.9 * _progress(job, times) ** 0.6
     return quality
 
 
@@ -329,14 +332,13 @@ def _benign(job: _Device) -> None:
 def _freeze(job: _Device, role: str, starts: np.ndarray, ends: np.ndarray) -> None:
     """Hold `role`'s value over each [start, end) at the value before it."""
     times, values, decimals = job.activity.values[role]
-    if not len(times):
-        return
-    which = np.searchsorted(starts, times, side="right") - 1
-    inside = (which >= 0) & (times < ends[np.maximum(which, 0)])
-    held = np.searchsorted(times, starts, side="left") - 1
-    held_value = values[np.maximum(held, 0)]
     frozen = values.copy()
-    frozen[inside] = held_value[which[inside]]
+    # In time order, so that a freeze holds what the sensor last showed, even
+    # when that was itself frozen (a handful of intervals: a loop is fine).
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        first, stop = np.searchsorted(times, [start, end], side="left")
+        if first > 0:
+            frozen[first:stop] = frozen[first - 1]
     job.activity.values[role] = (times, frozen, decimals)
 
 
@@ -455,7 +457,7 @@ def _radio(job: _Device, messages: np.ndarray, quality: np.ndarray) -> None:
         else:  # the integration polls it
             polls = periodic(rng, job.window, rng.uniform(600, 1800))
             polls = polls[polls <= (messages[-1] if len(messages) else 0)]
-        rssi = base - 30 * (1 - _quality(job, polls)) + rng.normal(0, 2.0, len(polls))
+        rssi = base - 40 * (1 - _quality(job, polls)) + rng.normal(0, 2.0, len(polls))
         job.activity.values["rssi"] = (polls, rssi, 0)
 
 
@@ -485,6 +487,11 @@ def _die(job: _Device, messages: np.ndarray) -> None:
     before = messages[messages < failure]
     last = before[-1] if len(before) else 0.0
     dead_from = max(last + job.timeout, failure)
+    # A dropout under way at the failure time never ends.
+    job.gaps = [
+        (starts, np.where((starts < failure) & (ends > failure), np.inf, ends))
+        for starts, ends in job.gaps
+    ]
     job.gaps.append((np.array([dead_from]), np.array([np.inf])))
 
 

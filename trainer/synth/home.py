@@ -144,7 +144,7 @@ def build_world(rng: np.random.Generator, plan: HomePlan, grid: TimeGrid) -> Wor
         * (grid.sun > 0)
         * (1 - weather.rain)
     )
-    rates = area_rates(grid, people, kinds, outdoor, plan.pets)
+    rates, background = area_rates(grid, people, kinds, outdoor, plan.pets)
     extra = _extra_triggers(rng, plan, people, moves, grid)
     triggers: dict[str, np.ndarray] = {}
     use: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -156,7 +156,8 @@ def build_world(rng: np.random.Generator, plan: HomePlan, grid: TimeGrid) -> Wor
         if area.area_id in extra:
             times = np.sort(np.r_[times, extra[area.area_id]])
         times = times[(times >= 0) & (times < grid.n * 60)]
-        triggers[area.area_id] = times
+        noise = draw_triggers(rng, background[row])
+        triggers[area.area_id] = np.sort(np.r_[times, noise])
         use[area.area_id] = episodes(times, 1200.0, 300.0)
         lit[area.area_id] = _lit(area, use[area.area_id], dark, dark_from, rng)
     zones = _zones(rng, plan, grid, weather, people)
@@ -288,6 +289,7 @@ def _zones(
                 asleep,
                 season=season,
                 cooling=plan.cooling,
+                ripple=rng.uniform(4, 10),
             )
         )
     return zones
@@ -332,8 +334,7 @@ def _deviceless(world: World, streams: StreamSet) -> None:
     t = np.concatenate(all_t)
     delta = np.concatenate(all_d)
     order = np.argsort(t, kind="stable")
-    count = people.n_home[0] + np.cumsum(delta[order]) - 1
-    count[0] = people.n_home[0]
+    count = people.n_home[0] + np.cumsum(delta[order])
     streams.add(plan.extra["zone"], t[order], number_keys(np.clip(count, 0, None), 0))
 
 

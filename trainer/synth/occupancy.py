@@ -263,8 +263,12 @@ def area_rates(
     kinds: list[str],
     outdoor_factor: np.ndarray,
     pets: bool,
-) -> np.ndarray:
-    """Return motion triggers per minute, per area (rows) and slot (columns)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return motion triggers per minute, per area (rows) and slot (columns).
+
+    The first array is people up and about (what switches lights on); the second
+    is what only a motion sensor notices: sleepers turning over, pets.
+    """
     n_active = people.n_active.astype(np.float64)
     n_working = np.minimum(people.working, n_active)
     general = n_active - n_working
@@ -285,13 +289,14 @@ def area_rates(
         rates[i] += n_working * 1.2 / len(offices)
     if not offices and living:
         rates[living[0]] += n_working * 0.8
+    other = np.zeros_like(rates)
     for i in bedrooms:
-        rates[i] += asleep_home * 0.01 / len(bedrooms)
+        other[i] += asleep_home * 0.01 / len(bedrooms)
     if pets:
         for i, kind in enumerate(kinds):
             if kind in PET_KINDS:
-                rates[i] += 0.04
-    return rates
+                other[i] += 0.04
+    return rates, other
 
 
 def draw_triggers(
@@ -302,6 +307,8 @@ def draw_triggers(
     Drawn through the cumulative intensity, so the cost follows the number of
     triggers rather than the number of slots.
     """
+    if not rate.any():
+        return np.zeros(0)
     cumulative = np.cumsum(rate * scale)
     total = float(cumulative[-1]) if len(cumulative) else 0.0
     count = int(rng.poisson(total))

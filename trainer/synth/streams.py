@@ -127,24 +127,40 @@ def weather_attributes(temperature: np.ndarray, humidity: np.ndarray) -> np.ndar
     return (np.int64(_WEATHER) << _KIND_SHIFT) + (temp << 24) + hum
 
 
-def _number_text(quantised: int, decimals: int) -> str:
-    if decimals == 0:
-        return str(quantised)
-    return f"{quantised / 10**decimals:.{decimals}f}"
+_WORDS = pa.array(WORDS, pa.string())
 
 
-def state_strings(keys: np.ndarray) -> list[str]:
-    """Return the state strings of distinct `keys`."""
-    out: list[str] = []
-    for key in keys.tolist():
-        if key < _NUMBER:
-            out.append(WORDS[key])
-        else:
-            rest = key - int(_NUMBER)
-            decimals = rest >> _DECIMALS_SHIFT
-            quantised = (rest & int(_VALUE_MASK)) - int(_VALUE_OFFSET)
-            out.append(_number_text(quantised, decimals))
-    return out
+def _format_numbers(quantised: np.ndarray, decimals: int) -> pa.Array:
+    """Return HA's text of integers `quantised` / 10**`decimals` ("21.5", "-3")."""
+    scale = 10**decimals
+    magnitude = np.abs(quantised)
+    text = pa.array(magnitude // scale).cast(pa.string())
+    if decimals:
+        fraction = pa.array(magnitude % scale).cast(pa.string())
+        fraction = pc.utf8_lpad(fraction, width=decimals, padding="0")
+        text = pc.binary_join_element_wise(text, fraction, ".")
+        if decimals > 1:  # like Python's str(float): "21.5", not "21.50"
+            text = pc.replace_substring_regex(text, r"(\.[0-9]*?)0+$", r"\1")
+            text = pc.replace_substring_regex(text, r"\.$", ".0")
+    sign = pa.array(np.where(quantised < 0, "-", ""), pa.string())
+    return pc.binary_join_element_wise(sign, text, "")
+
+
+def state_strings(keys: np.ndarray) -> pa.Array:
+    """Return the state strings of `keys`, formatted without a loop per key."""
+    keys = np.asarray(keys, dtype=np.int64)
+    parts = [_WORDS.take(pa.array(keys[keys < _NUMBER]))]
+    positions = [np.flatnonzero(keys < _NUMBER)]
+    rest = keys - _NUMBER
+    decimals = np.where(keys >= _NUMBER, rest >> _DECIMALS_SHIFT, -1)
+    for places in np.unique(decimals[decimals >= 0]).tolist():
+        chosen = np.flatnonzero(decimals == places)
+        quantised = (rest[chosen] & _VALUE_MASK) - _VALUE_OFFSET
+        parts.append(_format_numbers(quantised, places))
+        positions.append(chosen)
+    order = np.empty(len(keys), dtype=np.int64)
+    order[np.concatenate(positions)] = np.arange(len(keys))
+    return pa.concat_arrays(parts).take(pa.array(order))
 
 
 def _tenths(value: int) -> str:
@@ -280,10 +296,12 @@ class StreamSet:
         if not self._ents:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, empty
-        ent = np.concatenate(self._ents)
-        t = (np.concatenate(self._times) * 1e6).astype(np.int64)
-        state = np.concatenate(self._states)
-        attr = np.concatenate(self._attrs)
+        # Entity by entity: the rows come out sorted by (entity, time) already.
+        parts = sorted(range(len(self._ents)), key=lambda i: int(self._ents[i][0]))
+        ent = np.concatenate([self._ents[i] for i in parts])
+        t = (np.concatenate([self._times[i] for i in parts]) * 1e6).astype(np.int64)
+        state = np.concatenate([self._states[i] for i in parts])
+        attr = np.concatenate([self._attrs[i] for i in parts])
         inside = (t >= 0) & (t < window_us)
         return ent[inside], t[inside], state[inside], attr[inside]
 
@@ -292,14 +310,15 @@ class StreamSet:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ent, t, state, attr = rows
         key = (ent << shift) | t
-        order = np.argsort(key, kind="stable")
-        ent, t, state, attr, key = (
-            ent[order],
-            t[order],
-            state[order],
-            attr[order],
-            key[order],
-        )
+        if len(key) > 1 and (key[1:] < key[:-1]).any():
+            order = np.argsort(key, kind="stable")
+            ent, t, state, attr, key = (
+                ent[order],
+                t[order],
+                state[order],
+                attr[order],
+                key[order],
+            )
         if not self._gaps:
             return ent, t, state, attr
         g_ent = np.concatenate([g[0] for g in self._gaps])
@@ -352,13 +371,16 @@ class StreamSet:
         new_attr = np.concatenate(
             [np.full(len(g_ent), NO_ATTRIBUTES, dtype=np.int64), restore_attr[back]]
         )
-        # New rows first, so that a restore sorts before a real row at its time.
-        ent = np.concatenate([new_ent, ent])
-        t = np.concatenate([new_t, t])
-        state = np.concatenate([new_state, state])
-        attr = np.concatenate([new_attr, attr])
-        order = np.argsort((ent << shift) | t, kind="stable")
-        return ent[order], t[order], state[order], attr[order]
+        # Insert the new rows in place; a restore goes before a real row at its time.
+        new_key = (new_ent << shift) | new_t
+        order = np.argsort(new_key, kind="stable")
+        at = np.searchsorted(key, new_key[order], side="left")
+        return (
+            np.insert(ent, at, new_ent[order]),
+            np.insert(t, at, new_t[order]),
+            np.insert(state, at, new_state[order]),
+            np.insert(attr, at, new_attr[order]),
+        )
 
     def _table(self, rows: _Rows, changed: np.ndarray, start_us: int) -> pa.Table:
         ent, updated, state, attr = rows
@@ -368,7 +390,7 @@ class StreamSet:
         encoded = pc.dictionary_encode(pa.array(state))
         states = pa.DictionaryArray.from_arrays(
             encoded.indices,
-            pa.array(state_strings(encoded.dictionary.to_numpy()), pa.string()),
+            state_strings(encoded.dictionary.to_numpy()),
         )
         has_attr = attr != NO_ATTRIBUTES
         if has_attr.any():
@@ -376,9 +398,11 @@ class StreamSet:
             attributes = pa.DictionaryArray.from_arrays(
                 encoded.indices,
                 pa.array(attribute_strings(encoded.dictionary.to_numpy()), pa.string()),
-            ).cast(pa.string())
+            )
         else:
-            attributes = pa.nulls(len(attr), pa.string())
+            attributes = pa.DictionaryArray.from_arrays(
+                pa.nulls(len(attr), pa.int32()), pa.array([], pa.string())
+            )
         return pa.table(
             [
                 entity_ids,

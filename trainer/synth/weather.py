@@ -156,11 +156,13 @@ def zone_climate(
     *,
     season: np.ndarray,
     cooling: bool,
+    ripple: float = 7.0,
 ) -> Indoor:
     """Return one zone's indoor climate under its thermostat's schedule.
 
     `occupied` and `asleep` are per indoor step; `season` is the outdoor daily
-    mean per step (heating below 15.5 °C, cooling above 22 °C when `cooling`).
+    mean per step (heating below 15.5 °C, cooling above 22 °C when `cooling`);
+    `ripple` is the period (steps) of the room's swing around its set point.
     """
     heat_on = season < 15.5
     cool_on = cooling & (season > 22.0)
@@ -174,7 +176,10 @@ def zone_climate(
     mode = np.where(cool_on, 2, np.where(heat_on, 1, 0))
     gap = np.where(mode == 1, target - free, np.where(mode == 2, free - target, 0.0))
     demand = np.clip(gap / 8.0, 0.0, 1.0)
-    return Indoor(temperature, target, mode, demand)
+    # Held at its set point, a room still swings with the heating's cycles.
+    steps = np.arange(len(temperature))
+    swing = 0.3 * np.sin(2 * np.pi * steps / ripple) * (demand > 0)
+    return Indoor(temperature + swing, target, mode, demand)
 
 
 def daily_mean(values: np.ndarray, per_day: int) -> np.ndarray:
