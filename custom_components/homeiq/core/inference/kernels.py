@@ -62,8 +62,10 @@ def _elementwise(
             check = floating if floats_only else numeric
             a = check(args[0], f"{op_type} input A")
             b = check(args[1], f"{op_type} input B")
-            _same_dtype((a, b), op_type)
-            check_size(np.broadcast_shapes(a.shape, b.shape), op_type)
+            if a.dtype != b.dtype:
+                _same_dtype((a, b), op_type)
+            if a.shape != b.shape:  # only broadcasting can grow a value
+                check_size(np.broadcast_shapes(a.shape, b.shape), op_type)
             return [np.asarray(function(a, b))]
 
         return run
@@ -83,7 +85,8 @@ def _pow(_attrs: Attrs, _opset: int) -> Kernel:
     def run(args: Sequence[Value | None]) -> list[Value]:
         base = floating(args[0], "Pow base")
         exponent = numeric(args[1], "Pow exponent")
-        check_size(np.broadcast_shapes(base.shape, exponent.shape), "Pow")
+        if base.shape != exponent.shape:
+            check_size(np.broadcast_shapes(base.shape, exponent.shape), "Pow")
         return [np.power(base, exponent.astype(base.dtype)).astype(base.dtype)]
 
     return run
@@ -119,7 +122,8 @@ def _variadic(op_type: str, function: Callable[..., np.ndarray]) -> None:
         def run(args: Sequence[Value | None]) -> list[Value]:
             arrays = [numeric(a, f"{op_type} input") for a in args]
             _same_dtype(arrays, op_type)
-            check_size(np.broadcast_shapes(*(a.shape for a in arrays)), op_type)
+            if len({a.shape for a in arrays}) > 1:
+                check_size(np.broadcast_shapes(*(a.shape for a in arrays)), op_type)
             result = arrays[0]
             for array in arrays[1:]:
                 result = function(result, array)

@@ -44,5 +44,5 @@ BASE_ELEMENTS elements, and the values alive at once four times that: a graph th
 grows its values (Concat of a value with itself, broadcasting against a large
 initializer) is refused before numpy allocates."""
 
-CHUNK_ELEMENTS = 32 * 1024
+CHUNK_ELEMENTS = 64 * 1024
 """Rows x trees (x outputs) a tree ensemble evaluates at a time, to stay in cache."""
