@@ -5,6 +5,8 @@ either works or raises ModelError; nothing else may come out, and every limit ke
 the work small (hypothesis would report a hang as a timeout of the suite).
 """
 
+import os
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 import numpy as np
 import onnx
@@ -17,7 +19,8 @@ from .conftest import Exported
 
 NAMES = ("forest", "binary", "regressor", "outlier", "linear")
 FUZZ = settings(
-    max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 150)),
+    # HOMEIQ_FUZZ_EXAMPLES=5000 for a longer hunt than the suite's default
+    max_examples=int(os.environ.get("HOMEIQ_FUZZ_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -184,8 +184,11 @@ class Model:
         rows = len(_PROBE_ROWS)
         for name in self._roles.values():
             value = outputs[name]
-            size = len(value) if isinstance(value, list) else np.shape(value)[:1]
-            if size not in (rows, (rows,)):
+            if isinstance(value, list):
+                size = len(value)
+            else:
+                size = value.shape[0] if value.ndim else None
+            if size != rows:
                 raise ModelError(f"output '{name}' has no row per input row")
         prediction = self._prediction(outputs)
         if prediction.probabilities is not None:

@@ -159,13 +159,13 @@ class Forest:
             chosen = modes == code
             true[chosen] = compare(value[chosen], threshold[chosen])
 
-    def _chunk(self) -> int:
-        """Return how many rows to evaluate at once.
+    def _chunk(self, outputs: int) -> int:
+        """Return how many rows to evaluate at once, gathering `outputs` per leaf.
 
-        Work arrays of about 64k elements (rows x trees) stay in the CPU's cache;
-        measured, chunks of 1,000 rows x 300 trees run up to three times slower.
+        Work arrays of about 64k elements (rows x trees x outputs) stay in the CPU's
+        cache; measured, chunks of 1,000 rows x 300 trees run up to 3 x slower.
         """
-        return max(1, CHUNK_ELEMENTS // (self.roots.size * len(self.active or (0,))))
+        return max(1, CHUNK_ELEMENTS // (self.roots.size * max(1, outputs)))
 
     def sums(
         self, x: np.ndarray, *, presence: bool = False
@@ -185,7 +185,7 @@ class Forest:
         # gather of (rows, trees, outputs) blocks, and skips a binary ensemble's
         # empty second column.
         columns = [(k, np.ascontiguousarray(self.weights[:, k])) for k in self.active]
-        chunk = self._chunk()
+        chunk = self._chunk(total.shape[1] if present is not None else len(columns))
         for start in range(0, x.shape[0], chunk):
             leaves = self.leaves(x[start : start + chunk])
             for k, column in columns:
@@ -206,7 +206,7 @@ class Forest:
         fill = -np.inf if largest else np.inf
         best = np.full((x.shape[0], outputs), fill, dtype=self.weights.dtype)
         scored = np.zeros((x.shape[0], outputs), dtype=bool)
-        chunk = self._chunk()
+        chunk = self._chunk(outputs)
         for start in range(0, x.shape[0], chunk):
             leaves = self.leaves(x[start : start + chunk])
             present = self.has_weight[leaves]
