@@ -560,7 +560,9 @@ def write_home_files(
     home_id = inventory.home_id
     where = f"home {home_id}"
     table = events if isinstance(events, pa.Table) else events_table(events)
-    table = check_events_table(table, f"{where} events", start=start, end=end)
+    table = _unique_dictionaries(
+        check_events_table(table, f"{where} events", start=start, end=end)
+    )
     relative = f"{HOMES_DIR}/{home_id}"
     directory = Path(root, relative)
     directory.mkdir(parents=True, exist_ok=True)
@@ -585,6 +587,27 @@ def write_home_files(
         labels=labels_path,
         external=external_path,
     )
+
+
+def _unique_dictionaries(table: pa.Table) -> pa.Table:
+    """Return `table` with no dictionary column repeating a value.
+
+    Parquet dictionaries must be unique; pyarrow writes an Arrow dictionary
+    with repeated values without complaint, but in bytes that vary from run to
+    run, which would break "same seed, same bytes".
+    """
+    for index, name in enumerate(table.column_names):
+        column = table[name]
+        if not pa.types.is_dictionary(column.type):
+            continue
+        if all(
+            len(chunk.dictionary) == pc.count_distinct(chunk.dictionary).as_py()
+            for chunk in column.chunks
+        ):
+            continue
+        plain = column.cast(column.type.value_type)
+        table = table.set_column(index, name, pc.dictionary_encode(plain))
+    return table
 
 
 def prepare_directory(root: str | os.PathLike[str], *, overwrite: bool) -> Path:

@@ -27,6 +27,12 @@ from .synth.home import generate_home
 from .synth.options import DEFAULT_START, GeneratorOptions, parse_mix
 
 
+class _Bar(tqdm):
+    """A progress bar without tqdm's monitor thread (nothing left running)."""
+
+    monitor_interval = 0
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationStats:
     """What a generation run produced and what it cost."""
@@ -89,7 +95,7 @@ def generate_dataset(
     tasks = ((options, index, str(writer.root), fmt) for index in range(options.homes))
     events = 0
     peak = _peak_rss()
-    bar = tqdm(
+    bar = _Bar(
         total=options.homes,
         unit="home",
         file=sys.stderr,
@@ -101,7 +107,7 @@ def generate_dataset(
             results = map(_one_home, tasks)
             pool = None
         else:
-            context = multiprocessing.get_context("forkserver")
+            context = multiprocessing.get_context("spawn")
             pool = context.Pool(min(jobs, options.homes))
             results = pool.imap(_one_home, tasks)
         try:

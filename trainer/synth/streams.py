@@ -388,9 +388,11 @@ class StreamSet:
             pa.array(ent.astype(np.int32)), pa.array(self.entity_ids, pa.string())
         )
         encoded = pc.dictionary_encode(pa.array(state))
+        # Two keys can read the same ("21.5" to one or two decimals): a Parquet
+        # dictionary must be unique (duplicates make the writer's bytes vary).
+        texts = pc.dictionary_encode(state_strings(encoded.dictionary.to_numpy()))
         states = pa.DictionaryArray.from_arrays(
-            encoded.indices,
-            state_strings(encoded.dictionary.to_numpy()),
+            texts.indices.take(encoded.indices), texts.dictionary
         )
         has_attr = attr != NO_ATTRIBUTES
         if has_attr.any():
