@@ -80,6 +80,45 @@ def _offsets(time_zone: str, start: date, days: int) -> tuple[np.ndarray, np.nda
     return hourly, daily
 
 
+@dataclass(frozen=True, slots=True)
+class _Calendar:
+    """What a grid takes from its time zone and window, shared by many homes."""
+
+    local_minute: np.ndarray
+    local_day: np.ndarray
+    offset: np.ndarray
+    weekday: np.ndarray
+    sin_declination: np.ndarray  # per slot
+    cos_declination_hour: np.ndarray  # per slot: cos(declination)·cos(hour angle)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # cached and shared: nobody may write to it
+    return array
+
+
+@lru_cache(maxsize=16)
+def _calendar(time_zone: str, start: date, days: int) -> _Calendar:
+    hourly, daily = _offsets(time_zone, start, days)
+    slots = np.arange(days * MINUTES_PER_DAY, dtype=np.int64)
+    local = slots + np.repeat(hourly, 60)
+    dates = [start + timedelta(days=d) for d in range(-1, days + 1)]
+    # The sun: declination by day of year, hour angle by local solar time.
+    year_day = (start - date(start.year, 1, 1)).days + slots / MINUTES_PER_DAY
+    declination = np.radians(-23.44) * np.cos(2 * np.pi * (year_day + 10) / 365.25)
+    standard = hourly.min()
+    solar_minute = (slots + standard + 15) % MINUTES_PER_DAY
+    hour_angle = (solar_minute / MINUTES_PER_DAY - 0.5) * 2 * np.pi
+    return _Calendar(
+        local_minute=_frozen((local % MINUTES_PER_DAY).astype(np.int32)),
+        local_day=_frozen((local // MINUTES_PER_DAY).astype(np.int32)),
+        offset=_frozen(daily),
+        weekday=_frozen(np.array([d.weekday() for d in dates], dtype=np.int64)),
+        sin_declination=_frozen(np.sin(declination)),
+        cos_declination_hour=_frozen(np.cos(declination) * np.cos(hour_angle)),
+    )
+
+
 def make_grid(
     time_zone: str,
     latitude: float,
@@ -88,30 +127,22 @@ def make_grid(
     holidays: tuple[tuple[int, int], ...],
 ) -> TimeGrid:
     """Return the clock of a home in `time_zone` at `latitude`."""
-    hourly, daily = _offsets(time_zone, start, days)
-    slots = np.arange(days * MINUTES_PER_DAY, dtype=np.int64)
-    local = slots + np.repeat(hourly, 60)
+    calendar = _calendar(time_zone, start, days)
     dates = [start + timedelta(days=d) for d in range(-1, days + 1)]
-    weekday = np.array([d.weekday() for d in dates], dtype=np.int64)
     holiday = np.array([(d.month, d.day) in holidays for d in dates], dtype=bool)
-    # The sun: declination by day of year, hour angle by local solar time.
-    year_day = (start - date(start.year, 1, 1)).days + slots / MINUTES_PER_DAY
-    declination = np.radians(-23.44) * np.cos(2 * np.pi * (year_day + 10) / 365.25)
-    standard = hourly.min()
-    solar_minute = (slots + standard + 15) % MINUTES_PER_DAY
-    hour_angle = (solar_minute / MINUTES_PER_DAY - 0.5) * 2 * np.pi
     lat = np.radians(latitude)
-    sun = np.sin(lat) * np.sin(declination) + np.cos(lat) * np.cos(
-        declination
-    ) * np.cos(hour_angle)
+    sun = (
+        np.sin(lat) * calendar.sin_declination
+        + np.cos(lat) * calendar.cos_declination_hour
+    )
     start_posix = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
     return TimeGrid(
         start=start_posix,
         days=days,
-        local_minute=(local % MINUTES_PER_DAY).astype(np.int32),
-        local_day=(local // MINUTES_PER_DAY).astype(np.int32),
-        offset=daily,
-        weekday=weekday,
+        local_minute=calendar.local_minute,
+        local_day=calendar.local_day,
+        offset=calendar.offset,
+        weekday=calendar.weekday,
         holiday=holiday,
         sun=sun,
     )

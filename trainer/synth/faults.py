@@ -21,7 +21,16 @@ import numpy as np
 from homeiq_core.dataset import Failure
 
 from .archetypes import DevicePlan, HomePlan
-from .devices import DAY, HOUR, Activity, World, periodic
+from .devices import (
+    DAY,
+    HOUR,
+    Activity,
+    World,
+    contains_sorted,
+    merge_sorted,
+    periodic,
+    union_sorted,
+)
 from .streams import WORD, StreamSet, number_keys
 
 WIRELESS = frozenset({"zigbee", "z-wave", "wifi", "thread", "bluetooth", "matter"})
@@ -178,7 +187,7 @@ def _fill(times: np.ndarray, cap: float) -> np.ndarray:
     owner = np.repeat(np.arange(len(gaps)), extra)
     step = np.concatenate([np.arange(1, k + 1) for k in extra]) if extra.any() else []
     added = times[owner] + np.asarray(step) * gaps[owner] / (extra[owner] + 1)
-    return np.sort(np.r_[times, added])
+    return merge_sorted(times, added)
 
 
 @dataclass(slots=True)
@@ -231,7 +240,7 @@ def finish_device(
     )
     wireless = device.model.protocol in WIRELESS or device.model.protocol == "other"
     checkins = periodic(rng, job.window, checkin_interval(device, rng), 0.15)
-    messages = np.union1d(activity.messages, checkins)
+    messages = union_sorted(activity.messages, checkins)
     kind = fault.kind if fault is not None else None
     quality = _quality(job, messages)
     drop = np.full(len(messages), 0.01 if wireless else 0.0)
@@ -264,7 +273,7 @@ def finish_device(
             late = messages[messages >= fault.onset]
             job.gaps.append(_silences(late, job.timeout))
     if "battery" in device.roles and "battery" not in activity.values:
-        _battery(job, checkins[np.isin(checkins, messages)])
+        _battery(job, checkins[contains_sorted(messages, checkins)])
     _radio(job, messages, quality)
     if fault is not None and kind != "stuck_sensor":
         _die(job, messages)
@@ -295,14 +304,14 @@ def _drop_rows(job: _Device, lost: np.ndarray, kind: str | None) -> None:
         return
     activity = job.activity
     for role, (times, keys, attrs) in list(activity.rows.items()):
-        keep = ~np.isin(times, lost)
+        keep = ~contains_sorted(lost, times)
         activity.rows[role] = (
             times[keep],
             keys[keep],
             None if attrs is None else attrs[keep],
         )
     for role, (times, values, decimals) in list(activity.values.items()):
-        keep = ~np.isin(times, lost)
+        keep = ~contains_sorted(lost, times)
         activity.values[role] = (times[keep], values[keep], decimals)
 
 
@@ -389,7 +398,7 @@ def _flap(job: _Device) -> None:
     all_k = np.r_[keys, flip_k, true_state]
     order = np.argsort(all_t, kind="stable")
     job.activity.rows["main"] = (all_t[order], all_k[order], None)
-    job.activity.messages = np.sort(np.r_[job.activity.messages, flip_t])
+    job.activity.messages = merge_sorted(job.activity.messages, flip_t)
 
 
 def _silences(messages: np.ndarray, timeout: float) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from homeiq_trainer.dataset import ExternalColumns, external_table
 
 from .archetypes import CONFUSABLE, AreaPlan, HomePlan, plan_home
 from .clock import TimeGrid, make_grid
-from .devices import HOUR, INTERIOR, Moves, World, simulate_device
+from .devices import HOUR, INTERIOR, Moves, World, merge_sorted, simulate_device
 from .faults import finish_device, labels_of, plan_failures
 from .occupancy import (
     People,
@@ -154,10 +154,10 @@ def build_world(rng: np.random.Generator, plan: HomePlan, grid: TimeGrid) -> Wor
     for row, area in enumerate(plan.areas):
         times = draw_triggers(rng, rates[row])
         if area.area_id in extra:
-            times = np.sort(np.r_[times, extra[area.area_id]])
+            times = merge_sorted(times, extra[area.area_id])
         times = times[(times >= 0) & (times < grid.n * 60)]
         noise = draw_triggers(rng, background[row])
-        triggers[area.area_id] = np.sort(np.r_[times, noise])
+        triggers[area.area_id] = merge_sorted(times, noise)
         use[area.area_id] = episodes(times, 1200.0, 300.0)
         lit[area.area_id] = _lit(area, use[area.area_id], dark, dark_from, rng)
     zones = _zones(rng, plan, grid, weather, people)

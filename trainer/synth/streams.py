@@ -128,69 +128,96 @@ def weather_attributes(temperature: np.ndarray, humidity: np.ndarray) -> np.ndar
 
 
 _WORDS = pa.array(WORDS, pa.string())
+_HVAC_ACTIONS = pa.array(HVAC_ACTIONS, pa.string())
 
 
-def _format_numbers(quantised: np.ndarray, decimals: int) -> pa.Array:
-    """Return HA's text of integers `quantised` / 10**`decimals` ("21.5", "-3")."""
-    scale = 10**decimals
+def _join(*parts: pa.Array | str) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _fixed(quantised: np.ndarray, places: int) -> pa.Array:
+    """Return the text of integers `quantised` / 10**`places` with `places` decimals."""
     magnitude = np.abs(quantised)
+    scale = 10**places
     text = pa.array(magnitude // scale).cast(pa.string())
-    if decimals:
+    if places:
         fraction = pa.array(magnitude % scale).cast(pa.string())
-        fraction = pc.utf8_lpad(fraction, width=decimals, padding="0")
-        text = pc.binary_join_element_wise(text, fraction, ".")
-        if decimals > 1:  # like Python's str(float): "21.5", not "21.50"
-            text = pc.replace_substring_regex(text, r"(\.[0-9]*?)0+$", r"\1")
-            text = pc.replace_substring_regex(text, r"\.$", ".0")
-    sign = pa.array(np.where(quantised < 0, "-", ""), pa.string())
-    return pc.binary_join_element_wise(sign, text, "")
+        text = _join(text, ".", pc.utf8_lpad(fraction, width=places, padding="0"))
+    return _join(pa.array(np.where(quantised < 0, "-", ""), pa.string()), text)
 
 
-def state_strings(keys: np.ndarray) -> pa.Array:
-    """Return the state strings of `keys`, formatted without a loop per key."""
-    keys = np.asarray(keys, dtype=np.int64)
-    parts = [_WORDS.take(pa.array(keys[keys < _NUMBER]))]
-    positions = [np.flatnonzero(keys < _NUMBER)]
-    rest = keys - _NUMBER
-    decimals = np.where(keys >= _NUMBER, rest >> _DECIMALS_SHIFT, -1)
-    for places in np.unique(decimals[decimals >= 0]).tolist():
-        chosen = np.flatnonzero(decimals == places)
-        quantised = (rest[chosen] & _VALUE_MASK) - _VALUE_OFFSET
-        parts.append(_format_numbers(quantised, places))
-        positions.append(chosen)
-    order = np.empty(len(keys), dtype=np.int64)
-    order[np.concatenate(positions)] = np.arange(len(keys))
+def _in_order(parts: list[pa.Array], positions: list[np.ndarray], n: int) -> pa.Array:
+    """Return the texts `parts`, each for its `positions`, as one array of `n`."""
+    order = np.empty(n, dtype=np.int64)
+    order[np.concatenate(positions)] = np.arange(n)
     return pa.concat_arrays(parts).take(pa.array(order))
 
 
-def _tenths(value: int) -> str:
-    number = value - _OFFSET24
-    return f"{number / 10:.1f}"
+def state_strings(keys: np.ndarray) -> pa.Array:
+    """Return the state strings of `keys`, formatted without a loop per key.
+
+    Numbers read like Python's str(float) of the rounded value: "21.5", not
+    "21.50", and "21.0" for a whole number with decimals.
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    is_word = keys < _NUMBER
+    parts = [_WORDS.take(pa.array(keys[is_word]))]
+    positions = [np.flatnonzero(is_word)]
+    numbers = np.flatnonzero(~is_word)
+    rest = keys[numbers] - _NUMBER
+    quantised = (rest & _VALUE_MASK) - _VALUE_OFFSET
+    places = rest >> _DECIMALS_SHIFT
+    for _ in range(2):  # drop trailing zeros beyond the first decimal
+        trailing = (places > 1) & (quantised % 10 == 0)
+        quantised = np.where(trailing, quantised // 10, quantised)
+        places = places - trailing
+    for count in np.unique(places).tolist():
+        chosen = places == count
+        parts.append(_fixed(quantised[chosen], count))
+        positions.append(numbers[chosen])
+    return _in_order(parts, positions, len(keys))
 
 
-def attribute_strings(keys: np.ndarray) -> list[str]:
-    """Return the JSON texts of distinct attribute `keys` (none of them -1)."""
-    out: list[str] = []
+def _tenths(values: np.ndarray) -> pa.Array:
+    return _fixed(values - _OFFSET24, 1)
+
+
+def _json_of_kind(kind: int, payload: np.ndarray) -> pa.Array:
     low24 = (1 << 24) - 1
-    for key in keys.tolist():
-        kind = key >> _KIND_SHIFT
-        payload = key & ((1 << _KIND_SHIFT) - 1)
-        if kind == _LIGHT:
-            out.append(f'{{"brightness":{payload}}}')
-        elif kind == _CLIMATE:
-            action = HVAC_ACTIONS[payload >> 48]
-            current = _tenths((payload >> 24) & low24)
-            target = _tenths(payload & low24)
-            out.append(
-                f'{{"current_temperature":{current},"temperature":{target},'
-                f'"hvac_action":"{action}"}}'
-            )
-        elif kind == _MEDIA:
-            out.append(f'{{"volume_level":{payload / 100:.2f}}}')
-        else:
-            temperature = _tenths(payload >> 24)
-            out.append(f'{{"temperature":{temperature},"humidity":{payload & low24}}}')
-    return out
+    if kind == _LIGHT:
+        return _join('{"brightness":', pa.array(payload).cast(pa.string()), "}")
+    if kind == _CLIMATE:
+        return _join(
+            '{"current_temperature":',
+            _tenths((payload >> 24) & low24),
+            ',"temperature":',
+            _tenths(payload & low24),
+            ',"hvac_action":"',
+            _HVAC_ACTIONS.take(pa.array(payload >> 48)),
+            '"}',
+        )
+    if kind == _MEDIA:
+        return _join('{"volume_level":', _fixed(payload, 2), "}")
+    return _join(
+        '{"temperature":',
+        _tenths(payload >> 24),
+        ',"humidity":',
+        pa.array(payload & low24).cast(pa.string()),
+        "}",
+    )
+
+
+def attribute_strings(keys: np.ndarray) -> pa.Array:
+    """Return the JSON texts of distinct attribute `keys` (none of them -1)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    kinds = keys >> _KIND_SHIFT
+    payloads = keys & ((1 << _KIND_SHIFT) - 1)
+    parts, positions = [pa.array([], pa.string())], [np.zeros(0, dtype=np.int64)]
+    for kind in np.unique(kinds).tolist():
+        chosen = np.flatnonzero(kinds == kind)
+        parts.append(_json_of_kind(kind, payloads[chosen]))
+        positions.append(chosen)
+    return _in_order(parts, positions, len(keys))
 
 
 class _Rows(NamedTuple):
@@ -399,7 +426,7 @@ class StreamSet:
             encoded = pc.dictionary_encode(pa.array(attr, mask=~has_attr))
             attributes = pa.DictionaryArray.from_arrays(
                 encoded.indices,
-                pa.array(attribute_strings(encoded.dictionary.to_numpy()), pa.string()),
+                attribute_strings(encoded.dictionary.to_numpy()),
             )
         else:
             attributes = pa.DictionaryArray.from_arrays(
