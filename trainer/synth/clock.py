@@ -97,7 +97,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=32)  # every time zone the catalog has
 def _calendar(time_zone: str, start: date, days: int) -> _Calendar:
     hourly, daily = _offsets(time_zone, start, days)
     slots = np.arange(days * MINUTES_PER_DAY, dtype=np.int64)
