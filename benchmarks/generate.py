@@ -23,8 +23,7 @@ import shutil
 import tempfile
 import time
 
-from homeiq_trainer.dataset import write_home_files
-from homeiq_trainer.generate import _setup_worker, generate_dataset
+from homeiq_trainer.generate import _setup_worker, generate_dataset, write_home
 from homeiq_trainer.synth.home import generate_home
 from homeiq_trainer.synth.options import GeneratorOptions
 
@@ -53,15 +52,7 @@ def write_only_rate(days: int, homes: int = 4) -> float:
         for _ in range(3):
             began = time.perf_counter()
             for home in generated:
-                write_home_files(
-                    root,
-                    home.inventory,
-                    home.events,
-                    start=home.start,
-                    end=home.end,
-                    labels=home.labels,
-                    external=home.external,
-                )
+                write_home(root, home, "parquet")
             best = min(best, time.perf_counter() - began)
     return events / best
 

@@ -26,7 +26,7 @@ from homeiq_core.dataset import DatasetError, HomeEntry
 
 from . import __version__, cli
 from .dataset import FORMATS, DatasetWriter, write_home_files
-from .synth.home import generate_home
+from .synth.home import SyntheticHome, generate_home
 from .synth.options import DEFAULT_START, GeneratorOptions, parse_mix
 
 
@@ -83,8 +83,15 @@ def _one_home(
 ) -> tuple[HomeEntry, int]:
     """Generate and write one home (in a worker); return its entry and peak RSS."""
     options, index, root, fmt = task
-    home = generate_home(options, index)
-    entry = write_home_files(
+    entry = write_home(root, generate_home(options, index), fmt)
+    return entry, _peak_rss()
+
+
+def write_home(
+    root: str | os.PathLike[str], home: SyntheticHome, fmt: str
+) -> HomeEntry:
+    """Write a generated home's files under `root`; return its manifest entry."""
+    return write_home_files(
         root,
         home.inventory,
         home.events,
@@ -94,7 +101,6 @@ def _one_home(
         external=home.external,
         fmt=fmt,
     )
-    return entry, _peak_rss()
 
 
 def generate_dataset(
