@@ -196,9 +196,9 @@ CONFUSABLE = {
     "studio": ("apartment", "condo"),
     "apartment": ("condo", "studio", "townhouse"),
     "condo": ("apartment", "townhouse"),
-    "townhouse": ("single_family_house", "condo", "multi_story"),
+    "townhouse": ("single_family_house", "condo", "multi_story", "cottage"),
     "single_family_house": ("ranch_house", "townhouse", "cottage", "multi_story"),
-    "cottage": ("single_family_house", "ranch_house"),
+    "cottage": ("single_family_house", "ranch_house", "townhouse"),
     "multi_story": ("single_family_house", "townhouse"),
     "ranch_house": ("single_family_house", "cottage"),
 }
