@@ -1,11 +1,16 @@
 """Tree ensembles: random forests of every configuration give onnxruntime's numbers,
-and every inconsistent structure is refused at load, naming what is wrong."""
+by either walk (order keys or float comparisons), and every inconsistent structure is
+refused at load, naming what is wrong."""
+
+import json
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 
-from homeiq_core.inference import ModelError, load_model
+from homeiq_core.inference import FEATURE_NAMES, ModelError, load_model, trees
+from homeiq_trainer.onnx_export import export_onnx
 
 from .graphs import assert_same_outputs, model_bytes, node, output
 
@@ -196,8 +201,6 @@ def test_regressors_match_onnxruntime(
 
 
 def test_attributes_as_tensors_match_onnxruntime() -> None:
-    from onnx import numpy_helper  # noqa: PLC0415
-
     rng = np.random.default_rng(3)
     attrs, leaves = random_trees(rng, 3, 3, modes=("BRANCH_LEQ",), missing=False)
     thresholds = np.array(attrs.pop("nodes_values"), dtype=np.float32)
@@ -212,6 +215,107 @@ def test_attributes_as_tensors_match_onnxruntime() -> None:
     attrs["base_values_as_tensor"] = numpy_helper.from_array(base.astype(np.float64))
     with pytest.raises(ModelError, match="'base_values_as_tensor' must hold float32"):
         load_model(classifier(attrs, 3), backend="numpy")
+
+
+ORDER_MODES = ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT")
+# float32 values where order keys could go wrong: signed zeros, infinities, NaN,
+# the smallest subnormals, the largest float and neighbours of the thresholds
+SPECIAL = np.array(
+    [0.0, -0.0, 0.5, -1.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3.4028235e38]
+    + [
+        np.nextafter(np.float32(v), np.float32(d)) for v in (0.5, -1.0) for d in (-2, 2)
+    ],
+    dtype=np.float32,
+)
+
+
+def target_weights(rng: np.random.Generator, leaves: list[tuple[int, int]]) -> dict:
+    """Return the target_* attributes of a one-target regressor over `leaves`."""
+    return {
+        "target_treeids": [tree for tree, _ in leaves],
+        "target_nodeids": [leaf for _, leaf in leaves],
+        "target_ids": [0] * len(leaves),
+        "target_weights": rng.normal(size=len(leaves)).tolist(),
+        "n_targets": 1,
+    }
+
+
+@pytest.fixture(params=["keyed", "float"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make every ensemble take the order-key walk, or the float walk."""
+    monkeypatch.setattr(
+        trees, "_STEPS_PER_KEY", 0 if request.param == "keyed" else 10**9
+    )
+    return request.param
+
+
+def test_order_keys_sort_like_the_floats() -> None:
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2**32, size=2000, dtype=np.uint64).astype(np.uint32)
+    values = np.concatenate([SPECIAL, bits.view(np.float32)])
+    values = values[~np.isnan(values)]
+    keys = trees._order_keys(values)
+    np.testing.assert_array_equal(
+        keys[:, None] <= keys[None, :], values[:, None] <= values[None, :]
+    )
+    # NaN's two keys lie beyond every value's: 0 below, 2**32 - 1 above
+    assert keys.min() > 0
+    assert keys.max() < trees._KEY_FAILS
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_order_tests_route_special_values_like_onnxruntime(
+    walk: str, missing: bool
+) -> None:
+    rng = np.random.default_rng([missing, walk == "keyed"])
+    for _ in range(6):
+        attrs, leaves = random_trees(
+            rng, int(rng.integers(1, 6)), int(rng.integers(1, 6)),
+            modes=ORDER_MODES, missing=missing,
+        )  # fmt: skip
+        attrs["nodes_values"] = rng.choice(SPECIAL, len(attrs["nodes_values"])).tolist()
+        attrs |= target_weights(rng, leaves)
+        x = rng.choice(SPECIAL, size=(300, N_FEATURES))
+        assert_same_outputs(regressor(attrs), x)
+
+
+def test_double_inputs_are_compared_as_doubles_like_onnxruntime(walk: str) -> None:
+    # 0.5 + 1e-9 is above a 0.5 threshold in double but not once rounded to float32
+    rng = np.random.default_rng(7)
+    attrs, leaves = random_trees(rng, 4, 4, modes=ORDER_MODES)
+    attrs |= target_weights(rng, leaves)
+    nudge = {"nudge": np.full(N_FEATURES, 1e-9)}
+    data = model_bytes(
+        [
+            node("Cast", ["features"], ["doubles"], to=TensorProto.DOUBLE),
+            node("Add", ["doubles", "nudge"], ["nudged"]),
+            node("TreeEnsembleRegressor", ["nudged"], ["values"], **attrs),
+        ],
+        ["values"],
+        initializers=nudge,
+    )
+    assert_same_outputs(data, inputs(rng))
+
+
+@pytest.mark.parametrize("family", ["random_forest", "hist_gradient_boosting"])
+def test_deep_forests_scored_in_chunks_match_onnxruntime(
+    walk: str, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small chunks: several per call, the last one shorter, walks set aside in each
+    monkeypatch.setattr(trees, "CHUNK_ELEMENTS", 8192)
+    rng = np.random.default_rng(len(family))
+    x = rng.normal(size=(1500, 6)).astype(np.float32)
+    if family == "hist_gradient_boosting":
+        x[rng.random(x.shape) < 0.1] = np.nan
+        estimator = HistGradientBoostingRegressor(max_iter=30, max_leaf_nodes=63)
+    else:
+        estimator = RandomForestRegressor(30, min_samples_leaf=2, random_state=0)
+    estimator.fit(x, np.nan_to_num(x[:, 0]) + rng.normal(size=len(x)))
+    names = json.dumps([f"f{i}" for i in range(6)])
+    data = export_onnx(estimator, 6, metadata={FEATURE_NAMES: names})
+    fresh = x[::-1][:1003]  # 1003 rows: a shorter last chunk
+    values = assert_same_outputs(data, fresh)["variable"]
+    np.testing.assert_allclose(values.ravel(), estimator.predict(fresh), atol=1e-5)
 
 
 def simple(**changes: object) -> dict:
@@ -290,11 +394,15 @@ CHAIN = 1002  # a root-to-leaf chain deeper than MAX_TREE_DEPTH
 def test_inconsistent_ensembles_are_refused(changes: dict, message: str) -> None:
     attrs = simple(**changes)
     if "nodes_values_as_tensor" in changes:
-        from onnx import numpy_helper  # noqa: PLC0415
-
         attrs["nodes_values_as_tensor"] = numpy_helper.from_array(np.zeros(3))
     attrs = {k: v for k, v in attrs.items() if v is not None}
     with pytest.raises(ModelError, match=message):
+        load_model(classifier(attrs, 2), backend="numpy")
+
+
+def test_huge_feature_ids_are_refused_without_arrays_that_large(walk: str) -> None:
+    attrs = simple(nodes_featureids=[2**31 - 1, 0, 0])
+    with pytest.raises(ModelError, match="reads feature 2147483647 of an input"):
         load_model(classifier(attrs, 2), backend="numpy")
 
 
@@ -345,8 +453,6 @@ def test_regressor_refusals() -> None:
 def test_ensembles_over_the_node_limit_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from homeiq_core.inference import trees  # noqa: PLC0415
-
     monkeypatch.setattr(trees, "MAX_TREE_NODES", 2)
     with pytest.raises(ModelError, match=r"has 3 nodes \(1 to 2 allowed\)"):
         load_model(classifier(simple(), 2), backend="numpy")
@@ -390,8 +496,6 @@ def test_ensembles_need_float_inputs() -> None:
 def test_ensembles_with_too_many_weights_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from homeiq_core.inference import trees  # noqa: PLC0415
-
     monkeypatch.setattr(trees, "_MAX_WEIGHTS", 5)
     with pytest.raises(ModelError, match="has 3 nodes x 2 outputs, too many"):
         load_model(classifier(simple(), 2), backend="numpy")

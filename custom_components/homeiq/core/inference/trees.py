@@ -7,22 +7,44 @@ feature or class ids out of range, arrays of different lengths, trees deeper tha
 `MAX_TREE_DEPTH`. Since every node then has at most one parent and each root none, a
 cycle cannot be reached from a root, so evaluation always ends.
 
-Evaluation walks all rows through all trees at once, one vectorised step per level:
-a node's two children sit at `child[2 * node]` (true branch) and `child[2 * node + 1]`
-(false branch); leaves point at themselves. A branch compares `x[feature] <mode>
-threshold`; NaN fails every comparison and so takes the false branch, unless the node
-tracks missing values to the true branch (nodes_missing_value_tracks_true), which is
-how HistGradientBoosting routes NaN.
+Each branch is rewritten as a test `value <mode> threshold` with mode <=, <, == or
+!=: BRANCH_GT and BRANCH_GTE become <= and < with their children swapped. NaN fails
+every test but != and so goes to the failing child, unless the node tracks missing
+values to its true branch (nodes_missing_value_tracks_true, which is how
+HistGradientBoosting routes NaN): then NaN "holds". The nodes that roots reach are
+laid out breadth first, roots first, each branch's failing and holding child side by
+side at `low` and `low + 1`. A leaf's `low` is itself and its test never holds, so a
+walk that reached a leaf stays there.
 
-Leaf weights are summed in float64 and the result rounded to float32. The binary
-classifier case (two classes, one class id) follows onnxruntime where ONNX is vague:
-with only non-negative weights the probabilities are [1 - s, s] and the label is the
-second class when s > 0.5 (no post_transform is applied, even LOGISTIC); with mixed
-signs they are [-s, s] or, for LOGISTIC, [logistic(-s), logistic(s)], and the label is
-the second class when s > 0.
+Evaluation walks all (row, tree) pairs at once, one vectorised step per level: each
+walk reads its node's feature and moves to `low + holds`. Walks whose node did not
+change (at a leaf) are set aside once they are the larger part, so deep, unbalanced
+forests (a random forest's paths are often half its depth) only pay for the walks
+still going. Rows go in chunks whose work arrays stay in cache, allocated once.
+
+The fast walk (float32 inputs, tests <= and < only) compares integers. A float32's
+bits map to a key in [0, 2**32) that sorts like the float (-0.0 first becomes 0.0):
+x <= t if and only if key(x) <= key(t), and x < t iff key(x) <= key(t) - 1. A NaN
+input takes key 2**32 - 1, above every threshold's, where it must fail, and key 0,
+below every value's, where it must hold (a second copy of each column); a NaN
+threshold takes key 0, which only a holding NaN passes (leaves read the failing
+copy). Each node packs `(low + 1) * 2**32 + threshold key` into one int64, so
+`(packed - key(x)) >> 32` is `low + 1` when the test holds and `low` when the
+subtraction borrows. A level costs three gathers (feature, key, packed node), a
+subtraction and a shift; the float walk gathers feature, value, threshold and child,
+compares and adds, and takes four passes more where NaN can hold. Keying the input
+costs about two steps per row and key column, so short walks (a lone tree), other
+inputs (float64) and tests (==, !=) take the float walk.
+
+Leaf weights are summed in the weights' precision (float32), tree after tree, as
+onnxruntime does. The binary classifier case (two classes, one class id) follows
+onnxruntime where ONNX is vague: with only non-negative weights the probabilities are
+[1 - s, s] and the label is the second class when s > 0.5 (no post_transform is
+applied, even LOGISTIC); with mixed signs they are [-s, s] or, for LOGISTIC,
+[logistic(-s), logistic(s)], and the label is the second class when s > 0.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,16 +63,21 @@ MODES = (
     "BRANCH_EQ",
     "BRANCH_NEQ",
 )
-_COMPARE = (
-    np.less_equal,
-    np.less,
-    np.greater_equal,
-    np.greater,
-    np.equal,
-    np.not_equal,
-)
+_LEQ, _LT, _GTE, _GT, _EQ, _NEQ = range(len(MODES))
+_COMPARE = {
+    _LEQ: np.less_equal,
+    _LT: np.less,
+    _EQ: np.equal,
+    _NEQ: np.not_equal,
+}
 _LEAF = len(MODES)
+# by mode code (MODES, then LEAF): the test each becomes, and whether that swaps its
+# children (x > t fails exactly where x <= t holds, but for NaN)
+_TESTS = np.array([_LEQ, _LT, _LT, _LEQ, _EQ, _NEQ, _LEQ], dtype=np.int8)
+_SWAPS = np.array([False, False, True, True, False, False, False])
 _MODE_CODES = {mode: code for code, mode in enumerate((*MODES, "LEAF"))}
+_KEY_FAILS = 2**32 - 1  # a NaN input's key where NaN must fail (0 where it holds)
+_STEPS_PER_KEY = 2  # measured: keying pays from 2 steps per row and key column
 _COMPACT = 0.6  # set finished walks aside when fewer than this share go on
 _SMALL = 1024  # walks below which setting aside is not worth its numpy calls
 _ID_LIMIT = 2**31  # onnxruntime holds tree, node and feature ids as int
@@ -73,99 +100,201 @@ _NODE_ATTRIBUTES = (
     "post_transform",
 )
 
+type _Step = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None
+]
+
+
+def _order_keys(values: np.ndarray) -> np.ndarray:
+    """Return int64 keys in [0, 2**32) that sort like the float32 `values` (not NaN).
+
+    A non-negative float's bits sort like it once the sign bit is set; a negative
+    one's sort backwards, so all its bits are flipped. Adding 0.0 first turns -0.0,
+    which equals 0.0, into 0.0.
+    """
+    bits = (values + np.float32(0)).view(np.int32)
+    flip = (bits >> 31) | np.int32(-(2**31))  # all ones if negative, else the sign bit
+    return (bits ^ flip).view(np.uint32).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    """The nodes as the fast walk reads them (see the module docstring)."""
+
+    columns: np.ndarray  # (used,) the input columns the forest reads
+    copies: int  # key columns per input column: 2 when NaN holds at some node
+    feature: np.ndarray  # (nodes,) int64: the key column each node reads
+    packed: np.ndarray  # (nodes,) int64: (low + 1) * 2**32 + threshold key
+
+    @property
+    def width(self) -> int:
+        """Return the number of keys per row."""
+        return self.columns.size * self.copies
+
+    def keys(self, x: np.ndarray) -> np.ndarray:
+        """Return the keys of the float32 rows `x`, flat, `width` per row."""
+        used = np.take(x, self.columns, axis=1)
+        keys = _order_keys(used)
+        nan = np.isnan(used)
+        fails = np.where(nan, _KEY_FAILS, keys)
+        if self.copies == 1:
+            return fails.ravel()
+        return np.stack([fails, np.where(nan, 0, keys)], axis=-1).ravel()
+
+    def step(
+        self,
+        keys: np.ndarray,
+        node: np.ndarray,
+        base: np.ndarray,
+        out: np.ndarray,
+        scratch: np.ndarray,
+    ) -> None:
+        """Write to `out` the node each walk moves to (the borrow picks the child).
+
+        Every index is in range by construction (checked at compile time, and the
+        input's width in `leaves`); mode="wrap" only spares numpy's slower
+        bounds-checking path, and `out` spares allocating (and page-faulting).
+        """
+        self.feature.take(node, out=scratch, mode="wrap")
+        scratch += base
+        keys.take(scratch, out=out, mode="wrap")
+        self.packed.take(node, out=scratch, mode="wrap")
+        np.subtract(scratch, out, out=out)
+        out >>= 32
+
 
 @dataclass(frozen=True, slots=True)
 class Forest:
-    """The nodes of all trees of an ensemble, as flat arrays, plus the leaf weights."""
+    """The nodes of all trees of an ensemble, as flat arrays, plus the leaf weights.
 
-    roots: np.ndarray  # (trees,) node index of each root
-    feature: np.ndarray  # (nodes,) feature compared at each branch (0 at leaves)
-    threshold: np.ndarray  # (nodes,)
-    child: np.ndarray  # (2 * nodes,) false then true child of each node
-    missing_true: np.ndarray | None  # (nodes,) NaN goes to the true child
-    modes: np.ndarray | None  # (nodes,) per-node comparison, None if all BRANCH_LEQ
+    Nodes are in walk order (see the module docstring): the roots take the first
+    `trees` places and each branch's children sit at `low` (test fails) and
+    `low + 1` (test holds).
+    """
+
+    trees: int
     depth: int
     max_feature: int
-    going: np.ndarray  # (nodes,) bool: a branch, where walks go on
+    feature: np.ndarray  # (nodes,) int64: input column each node reads (0 at leaves)
+    threshold: np.ndarray  # (nodes,) float32 (NaN at leaves)
+    low: np.ndarray  # (nodes,) int64: the failing child (a leaf itself)
+    modes: np.ndarray | None  # (nodes,) per-node test, None if all are `compare`
+    compare: Callable[..., np.ndarray]  # the test when all nodes share one
+    nan_holds: np.ndarray | None  # (nodes,) NaN passes the test; None if nowhere
+    keyed: _Keyed | None  # the fast walk's nodes, None where it does not apply
     weights: np.ndarray  # (nodes, outputs) summed leaf weights (0 on branches)
     has_weight: np.ndarray  # (nodes, outputs) bool: the leaf carries this output
     active: tuple[int, ...]  # outputs that some leaf carries a weight for
 
-    def leaves(self, x: np.ndarray) -> np.ndarray:
+    def leaves(self, x: np.ndarray, work: tuple[np.ndarray, ...]) -> np.ndarray:
         """Return the leaf each row of `x` reaches in each tree, shape (trees, rows).
 
-        All (row, tree) walks advance together, one vectorised step per level. Walks
-        that reached a leaf are set aside once they are the larger part, so deep,
-        unbalanced forests (a random forest's paths are often half its depth) only
-        pay for the walks still going.
+        `work` holds the walks' arrays (see `_chunks`); the result is one of them.
         """
         if self.max_feature >= x.shape[1]:
             raise ModelError(
                 f"tree ensemble reads feature {self.max_feature} of an input with "
                 f"{x.shape[1]} columns"
             )
-        rows, trees = x.shape[0], self.roots.size
-        flat = x.ravel()
-        node = np.repeat(self.roots, rows)  # tree-major: one tree's walks together
-        base = np.tile(np.arange(rows, dtype=np.intp) * x.shape[1], trees)
-        done: np.ndarray | None = None  # leaves of the walks set aside, by walk
-        walk = np.zeros(0, dtype=np.intp)  # the walk each entry of `node` continues
+        rows = x.shape[0]
+        if self.keyed is not None and x.dtype == np.float32:
+            keyed = self.keyed
+            return self._walk(keyed.step, keyed.keys(x), rows, keyed.width, work)
+        return self._walk(self._step, x.ravel(), rows, x.shape[1], work)
+
+    def _walk(
+        self,
+        step: _Step,
+        values: np.ndarray,
+        rows: int,
+        width: int,
+        work: tuple[np.ndarray, ...],
+    ) -> np.ndarray:
+        """Walk all (row, tree) pairs down to their leaves, one `step` per level.
+
+        `values` holds `width` values per row, read at `base + feature`. Walks are
+        tree-major, so one tree's walks read its few nodes together. Walks that
+        reached a leaf are set aside once they are the larger part: `done` keeps
+        the leaf of each walk, `walk` which walk each entry of `node` continues.
+        """
+        trees, walks = self.trees, rows * self.trees
+        node, before, scratch, base, walk, spare, done = (a[:walks] for a in work)
+        node.reshape(trees, rows)[...] = np.arange(trees)[:, None]  # at the roots
+        base.reshape(trees, rows)[...] = np.arange(rows) * width
+        walk.reshape(trees, rows)[...] = np.arange(rows)
+        walk.reshape(trees, rows)[...] += rows * np.arange(trees)[:, None]
         for level in range(self.depth):
             # measured: checking every level, or small batches, costs more than it saves
             if level > 2 and level % 2 and node.size > _SMALL:
-                going = np.take(self.going, node)
-                keep = np.flatnonzero(going)
-                if keep.size < _COMPACT * node.size:
-                    if done is None:
-                        done = np.empty(rows * trees, dtype=np.intp)
-                        walk = np.arange(node.size)
-                    stop = np.flatnonzero(~going)
-                    done[walk[stop]] = node[stop]
-                    node, base, walk = node[keep], base[keep], walk[keep]
-            node = self._step(flat, node, base)
-        if done is None:
+                going = node != before  # a walk at a leaf stays there
+                count = np.count_nonzero(going)
+                if count < _COMPACT * node.size:
+                    np.put(done, walk, node)  # the walks that go on overwrite theirs
+                    keep = np.flatnonzero(going)
+                    # what goes on moves to the free buffers; they trade places
+                    node, before = node.take(keep, out=before[:count]), node[:count]
+                    base, scratch = base.take(keep, out=scratch[:count]), base[:count]
+                    walk, spare = walk.take(keep, out=spare[:count]), walk[:count]
+            step(values, node, base, before, scratch)
+            node, before = before, node
+        if node.size == walks:  # none set aside
             return node.reshape(trees, rows)
-        done[walk] = node
+        np.put(done, walk, node)
         return done.reshape(trees, rows)
 
-    def _step(self, flat: np.ndarray, node: np.ndarray, base: np.ndarray) -> np.ndarray:
-        """Move each walk one level down: to its node's true or false child.
-
-        Every index is in range by construction (checked at compile time, and the
-        input's width in `leaves`); mode="wrap" only spares numpy's slower
-        bounds-checking path.
-        """
-        position = np.take(self.feature, node, mode="wrap")
-        position += base
-        value = np.take(flat, position, mode="wrap")
-        threshold = np.take(self.threshold, node, mode="wrap")
+    def _step(
+        self,
+        x: np.ndarray,
+        node: np.ndarray,
+        base: np.ndarray,
+        out: np.ndarray,
+        scratch: np.ndarray,
+    ) -> None:
+        """Write to `out` the node each walk moves to, comparing floats."""
+        self.feature.take(node, out=scratch, mode="wrap")
+        scratch += base
+        value = x.take(scratch, mode="wrap")
+        threshold = self.threshold.take(node, mode="wrap")
         if self.modes is None:
-            true = np.less_equal(value, threshold)
+            holds = self.compare(value, threshold)
         else:
-            true = np.zeros(value.shape, dtype=bool)
-            self._compare(value, threshold, self.modes[node], true)
-        if self.missing_true is not None:
-            true |= np.isnan(value) & self.missing_true[node]
-        np.multiply(node, 2, out=position)
-        position += true
-        return np.take(self.child, position, mode="wrap")
+            holds = np.zeros(value.shape, dtype=bool)
+            self._compare(value, threshold, self.modes[node], holds)
+        if self.nan_holds is not None:
+            holds |= np.isnan(value) & self.nan_holds[node]
+        self.low.take(node, out=out, mode="wrap")
+        out += holds
 
     @staticmethod
     def _compare(
-        value: np.ndarray, threshold: np.ndarray, modes: np.ndarray, true: np.ndarray
+        value: np.ndarray, threshold: np.ndarray, modes: np.ndarray, holds: np.ndarray
     ) -> None:
-        """Evaluate each node's own comparison into `true` (for mixed modes)."""
-        for code, compare in enumerate(_COMPARE):
+        """Evaluate each node's own test into `holds` (for mixed modes)."""
+        for code, compare in _COMPARE.items():
             chosen = modes == code
-            true[chosen] = compare(value[chosen], threshold[chosen])
+            holds[chosen] = compare(value[chosen], threshold[chosen])
 
-    def _chunk(self, outputs: int) -> int:
-        """Return how many rows to evaluate at once, gathering `outputs` per leaf.
+    def _chunks(
+        self, x: np.ndarray, outputs: int
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """Yield each chunk of rows of `x` and the leaves they reach, (trees, rows).
 
-        Work arrays of about 64k elements (rows x trees x outputs) stay in the CPU's
-        cache; measured, chunks of 1,000 rows x 300 trees run up to 3 x slower.
+        Rows go in chunks whose work arrays (rows x trees x `outputs` gathered per
+        leaf, or keys) of about 64k elements stay in the CPU's cache; measured,
+        chunks of 1,000 rows x 300 trees run up to 3 x slower. The work arrays are
+        allocated once, not per level or chunk: each new one costs page faults,
+        and where malloc maps every large block itself, as musl (HA OS's C
+        library) does above 128 KiB, system calls. Measured with glibc made to do
+        the same, arrays allocated per level made scoring 3-4 x slower, per chunk
+        up to 2 x. A chunk's leaves are valid until the next chunk.
         """
-        return max(1, CHUNK_ELEMENTS // (self.roots.size * max(1, outputs)))
+        keys = 0 if self.keyed is None else self.keyed.width
+        chunk = max(1, CHUNK_ELEMENTS // max(self.trees * max(1, outputs), keys))
+        walks = self.trees * min(chunk, x.shape[0])
+        work = tuple(np.empty(walks, dtype=np.int64) for _ in range(7))
+        for start in range(0, x.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            yield rows, self.leaves(x[rows], work)
 
     def sums(
         self, x: np.ndarray, *, presence: bool = False
@@ -185,17 +314,19 @@ class Forest:
         # gather of (rows, trees, outputs) blocks, and skips a binary ensemble's
         # empty second column.
         columns = [(k, np.ascontiguousarray(self.weights[:, k])) for k in self.active]
-        chunk = self._chunk(total.shape[1] if present is not None else len(columns))
-        for start in range(0, x.shape[0], chunk):
-            leaves = self.leaves(x[start : start + chunk])
+        outputs = total.shape[1] if present is not None else len(columns)
+        gathered = np.empty(0, dtype=self.weights.dtype)
+        for rows, leaves in self._chunks(x, outputs):
+            if gathered.size < leaves.size:
+                gathered = np.empty(leaves.size, dtype=self.weights.dtype)
+            weights = gathered[: leaves.size].reshape(leaves.shape)
             for k, column in columns:
+                column.take(leaves, out=weights, mode="wrap")
                 # reducing the outer axis adds tree after tree for each row
                 # (along the inner axis numpy would add pairwise)
-                total[start : start + chunk, k] = np.add.reduce(
-                    np.take(column, leaves, mode="wrap"), axis=0
-                )
+                total[rows, k] = np.add.reduce(weights, axis=0)
             if present is not None:
-                present[start : start + chunk] = self.has_weight[leaves].any(axis=0)
+                present[rows] = self.has_weight[leaves].any(axis=0)
         return total, present
 
     def extremes(
@@ -206,14 +337,12 @@ class Forest:
         fill = -np.inf if largest else np.inf
         best = np.full((x.shape[0], outputs), fill, dtype=self.weights.dtype)
         scored = np.zeros((x.shape[0], outputs), dtype=bool)
-        chunk = self._chunk(outputs)
-        for start in range(0, x.shape[0], chunk):
-            leaves = self.leaves(x[start : start + chunk])
+        reduce = np.max if largest else np.min
+        for rows, leaves in self._chunks(x, outputs):
             present = self.has_weight[leaves]
             values = np.where(present, self.weights[leaves], fill)
-            reduce = np.max if largest else np.min
-            best[start : start + chunk] = reduce(values, axis=0)
-            scored[start : start + chunk] = present.any(axis=0)
+            best[rows] = reduce(values, axis=0)
+            scored[rows] = present.any(axis=0)
         return best, scored
 
 
@@ -310,22 +439,80 @@ def _children(
     return child
 
 
-def _depth(
-    attrs: Attrs, child: np.ndarray, roots: np.ndarray, is_leaf: np.ndarray
-) -> int:
-    """Return the depth of the deepest tree, refusing more than MAX_TREE_DEPTH.
+def _normalised(
+    nodes: dict[str, np.ndarray], child: np.ndarray, is_leaf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rewrite each node as a test with mode <=, <, == or != (module docstring).
 
-    Every node has at most one parent, so each level visits new nodes only.
+    Returns per node the mode, the threshold, the (failing, holding) children and
+    whether NaN holds. Leaves test <= NaN, which never holds.
     """
-    depth = 0
+    modes = nodes["modes"]
+    swap = _SWAPS[modes]
+    pairs = child.reshape(-1, 2)  # (false, true) child
+    pairs = np.where(swap[:, None], pairs[:, ::-1], pairs)
+    missing = nodes.get("missing")
+    tracks = False if missing is None else missing == 1
+    nan_holds = (tracks != swap) & ~is_leaf
+    mode = _TESTS[modes]
+    threshold = nodes["threshold"].astype(np.float32)
+    # x > NaN and x >= NaN never hold: swapped, the test must always hold
+    always = swap & np.isnan(threshold)
+    threshold[always] = np.inf
+    mode[always] = _LEQ
+    threshold[is_leaf] = np.nan
+    return mode, threshold, pairs, nan_holds
+
+
+def _layout(
+    attrs: Attrs, roots: np.ndarray, pairs: np.ndarray, is_leaf: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Return the nodes in walk order and the depth of the deepest tree.
+
+    Breadth first from the roots, each branch's failing then holding child. Every
+    node has at most one parent, so each level visits new nodes only. Refuses trees
+    deeper than MAX_TREE_DEPTH.
+    """
+    levels = [roots]
     frontier = roots[~is_leaf[roots]]
     while frontier.size:
-        depth += 1
-        if depth > MAX_TREE_DEPTH:
+        if len(levels) > MAX_TREE_DEPTH:
             raise attrs.error(f"a tree is deeper than {MAX_TREE_DEPTH} levels")
-        frontier = np.concatenate([child[2 * frontier], child[2 * frontier + 1]])
-        frontier = frontier[~is_leaf[frontier]]
-    return depth
+        children = pairs[frontier].ravel()
+        levels.append(children)
+        frontier = children[~is_leaf[children]]
+    return np.concatenate(levels), len(levels) - 1
+
+
+def _keyed(
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    mode: np.ndarray,
+    nan_holds: np.ndarray,
+    low: np.ndarray,
+    *,
+    steps: int,
+) -> _Keyed | None:
+    """Return the fast walk's nodes, or None where it does not apply or pay.
+
+    It does not apply when some test is == or !=, and does not pay when the walk,
+    `steps` (trees x depth) per row, is short next to keying each row.
+    """
+    if np.any((mode == _EQ) | (mode == _NEQ)):
+        return None
+    columns = np.unique(feature)  # by sorting: ids may be as large as 2**31 - 1
+    copies = 2 if nan_holds.any() else 1
+    if steps < _STEPS_PER_KEY * columns.size * copies:
+        return None
+    column = np.searchsorted(columns, feature)  # the rank of each node's column
+    key = _order_keys(threshold) - (mode == _LT)
+    key[np.isnan(threshold)] = 0  # fails but for a NaN that holds (key 0)
+    return _Keyed(
+        columns=columns,
+        copies=copies,
+        feature=column * copies + nan_holds,
+        packed=((low + 1) << 32) + key,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,25 +577,32 @@ def _forest(attrs: Attrs, prefix: str, outputs: int) -> tuple[Forest, _Weights]:
     index = _NodeIndex(attrs, tree, nodes["nodes_nodeids"])
     child = _children(attrs, nodes, index, roots)
     weights = _weights(attrs, prefix, outputs, index, is_leaf)
-    branch_modes = np.unique(nodes["modes"][~is_leaf])
-    missing = nodes.get("missing")
-    feature = np.where(is_leaf, 0, nodes["nodes_featureids"]).astype(np.intp)
+    mode, threshold, pairs, nan_holds = _normalised(nodes, child, is_leaf)
+    order, depth = _layout(attrs, roots, pairs, is_leaf)
+    place = np.empty(is_leaf.size, dtype=np.int64)
+    place[order] = np.arange(order.size)
+    low = place[pairs[order, 0]]
+    feature = np.where(is_leaf, 0, nodes["nodes_featureids"])
+    max_feature = int(feature.max())
+    feature, mode, threshold, nan_holds = (
+        array[order] for array in (feature, mode, threshold, nan_holds)
+    )
     forest = Forest(
-        roots=roots.astype(np.intp),
+        trees=roots.size,
+        depth=depth,
+        max_feature=max_feature,
         feature=feature,
-        threshold=nodes["threshold"],
-        child=child,
-        missing_true=(
-            missing == 1
-            if missing is not None and np.any(missing[~is_leaf] == 1)
-            else None
+        threshold=threshold,
+        low=low,
+        modes=mode if np.any(mode != mode[0]) else None,
+        compare=_COMPARE[int(mode[0])],
+        nan_holds=nan_holds if nan_holds.any() else None,
+        keyed=_keyed(
+            feature, threshold, mode, nan_holds, low, steps=roots.size * depth
         ),
-        modes=None if set(branch_modes.tolist()) <= {0} else nodes["modes"],
-        depth=_depth(attrs, child, roots, is_leaf),
-        going=~is_leaf,
-        max_feature=int(feature.max()),
-        weights=weights.per_node,
-        has_weight=weights.present,
+        # np.take: ~10 x faster on rows than fancy indexing
+        weights=np.take(weights.per_node, order, axis=0),
+        has_weight=np.take(weights.present, order, axis=0),
         active=weights.active,
     )
     return forest, weights
@@ -426,7 +620,7 @@ def _base_values(attrs: Attrs, allowed: Sequence[int]) -> np.ndarray:
 def _costed(kernel: Kernel, forest: Forest) -> Kernel:
     """Tag `kernel` with its cost: levels walked, and trees x levels per row."""
     kernel.levels = forest.depth  # type: ignore[attr-defined]
-    kernel.work = forest.depth * forest.roots.size  # type: ignore[attr-defined]
+    kernel.work = forest.depth * forest.trees  # type: ignore[attr-defined]
     return kernel
 
 
@@ -544,7 +738,7 @@ def _regressor(attrs: Attrs, _opset: int) -> Kernel:
             "each leaf of a single-target ensemble needs exactly one weight"
         )
     base = _base_values(attrs, (0, targets)).astype(forest.weights.dtype)
-    n_trees = forest.roots.size
+    n_trees = forest.trees
 
     def run(args: Sequence[Value | None]) -> list[Value]:
         x = _input(args, "TreeEnsembleRegressor input", targets)
