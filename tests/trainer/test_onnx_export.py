@@ -121,6 +121,31 @@ def test_isolation_forests_export_their_score_samples() -> None:
     )
 
 
+@pytest.mark.parametrize("trees", [1, 100])
+def test_isolation_forests_export_as_one_tree_ensemble_whatever_the_trees(
+    trees: int,
+) -> None:
+    estimator = make_pipeline(
+        StandardScaler(), IsolationForest(n_estimators=trees, random_state=0)
+    ).fit(X)
+    model = onnx.load_from_string(export_onnx(estimator, 4, metadata={}))
+    assert [n.op_type for n in model.graph.node] == [
+        "Scaler",
+        "TreeEnsembleRegressor",
+        "Mul",
+        "Pow",
+        "Neg",
+        "Sub",
+        "Less",
+        "Cast",
+        "Mul",
+        "Add",
+    ]
+    tree_ids = attribute(model, "TreeEnsembleRegressor", "nodes_treeids")
+    assert len(set(tree_ids)) == trees
+    assert attribute(model, "TreeEnsembleRegressor", "aggregate_function") == b"SUM"
+
+
 @pytest.mark.parametrize(
     ("metadata", "message"),
     [

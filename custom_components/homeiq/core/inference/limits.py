@@ -14,7 +14,7 @@ MAX_DECODE_STEPS = 4_000_000
 """Work units the protobuf decoder may spend on one file (one unit per field read)."""
 
 MAX_NODES = 50_000
-"""Nodes in the graph (a 300-tree IsolationForest has about 9,000)."""
+"""Nodes in the graph (skl2onnx turns a 300-tree IsolationForest into about 9,000)."""
 
 MAX_TENSOR_ELEMENTS = 16 * MIB
 """Elements of one initializer or attribute tensor."""
