@@ -94,7 +94,10 @@ class World:
 
     def at(self, per_slot: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Return a per-minute series at `times` (seconds), stepwise."""
-        index = np.clip((times // 60).astype(np.int64), 0, self.grid.n - 1)
+        # a true division truncated is the floor here (negatives clip to 0 anyway)
+        # and ten times faster than floor division
+        index = (times / 60.0).astype(np.int64)
+        np.clip(index, 0, self.grid.n - 1, out=index)
         return per_slot[index]
 
     def at_step(self, per_step: np.ndarray, times: np.ndarray) -> np.ndarray:
