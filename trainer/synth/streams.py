@@ -370,8 +370,11 @@ class StreamSet:
         )
         start_key = (g_ent << shift) | g_start
         end_key = (g_ent << shift) | g_end
-        which = np.searchsorted(start_key, key, side="right") - 1
-        inside = (which >= 0) & (key < end_key[np.maximum(which, 0)])
+        # The intervals are disjoint and sorted: rows from each start (included)
+        # to its end (excluded) are inside; count the open intervals row by row.
+        opens = np.bincount(np.searchsorted(key, start_key), minlength=len(key) + 1)
+        opens -= np.bincount(np.searchsorted(key, end_key), minlength=len(key) + 1)
+        inside = np.cumsum(opens[:-1]) > 0
         ent, t, state, attr, key = (
             ent[~inside],
             t[~inside],
