@@ -20,6 +20,7 @@ from homeiq_core.dataset import (
 )
 from homeiq_trainer.dataset import (
     FORMATS,
+    TIME_TYPE,
     DatasetWriter,
     ExternalColumns,
     events_table,
@@ -536,6 +537,36 @@ def test_null_attribute_columns_are_written(tmp_path: Path) -> None:
         writer.write_home(INVENTORY, table, start=START, end=END)
     (home,) = list(read_dataset(tmp_path / "ds"))
     assert home.events.attributes.tolist() == [None] * 4
+
+
+def test_repeated_dictionary_values_still_give_the_same_bytes(tmp_path: Path) -> None:
+    # A state dictionary that holds "1" twice: pyarrow writes such a column in
+    # bytes that vary from write to write, even within one process (measured:
+    # 2 different files in 20 writes; it depends on the values).
+    n = 4000
+    codes = np.tile([0, 1, 2, 1], n // 4)  # 1, 1, 0, 1: both "1" entries used
+    states = pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa.int32()), pa.array(["1", "1", "0"])
+    )
+    times = pa.array((START + np.arange(n)) * 1e6, pa.int64()).cast(TIME_TYPE)
+    table = pa.table(
+        {
+            "entity_id": pa.array(["binary_sensor.hall_motion"] * n),
+            "state": states,
+            "attributes": pa.nulls(n, pa.string()),
+            "last_changed": times,
+            "last_updated": times,
+        }
+    )
+    written = set()
+    for attempt in range(20):
+        root = tmp_path / str(attempt)
+        entry = write_home_files(root, INVENTORY, table, start=START, end=END)
+        written.add((root / entry.events).read_bytes())
+    assert len(written) == 1
+    assert pq.read_table(root / entry.events)["state"].to_pylist() == (
+        states.to_pylist()
+    )
 
 
 def test_missing_json_lines_file(tmp_path: Path) -> None:
