@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 
-from homeiq_trainer.generate import _setup_worker, generate_dataset, write_home
+from homeiq_trainer.generate import generate_dataset, setup_worker, write_home
 from homeiq_trainer.synth.home import generate_home
 from homeiq_trainer.synth.options import GeneratorOptions
 
@@ -33,7 +33,7 @@ MB = 1 << 20
 
 def in_worker(function, *args):
     """Run `function(*args)` in a worker set up like the generator's."""
-    with multiprocessing.get_context("spawn").Pool(1, _setup_worker) as pool:
+    with multiprocessing.get_context("spawn").Pool(1, setup_worker) as pool:
         return pool.apply(function, args)
 
 

@@ -61,7 +61,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _KEEP_FREED = 512 << 20
 
 
-def _setup_worker() -> None:
+def setup_worker() -> None:
     """Tune a worker process that generates one home at a time.
 
     pyarrow's thread pools would only compete with the other workers. glibc
@@ -139,7 +139,7 @@ def generate_dataset(
             pool = None
         else:
             context = multiprocessing.get_context("spawn")
-            pool = context.Pool(min(jobs, options.homes), initializer=_setup_worker)
+            pool = context.Pool(min(jobs, options.homes), initializer=setup_worker)
             results = pool.imap(_one_home, tasks)
         try:
             for entry, rss in results:
