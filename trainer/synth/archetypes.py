@@ -221,7 +221,7 @@ AREA_DEVICES: dict[str, tuple[tuple[str, float, int], ...]] = {
         ("leak", 0.3, 1),
         ("climate_sensor", 0.35, 1),
         ("smoke", 0.25, 1),
-        ("contact", 0.15, 1),
+        ("contact", 0.3, 2),
     ),
     "dining_room": (("light", 0.85, 2), ("climate_sensor", 0.3, 1), ("motion", 0.3, 1)),
     "bedroom": (
@@ -272,7 +272,7 @@ AREA_DEVICES: dict[str, tuple[tuple[str, float, int], ...]] = {
     ),
     "utility_room": (("leak", 0.4, 1), ("climate_sensor", 0.3, 1), ("plug", 0.2, 1)),
     "attic": (("climate_sensor", 0.4, 1), ("light", 0.3, 1)),
-    "storage": (("light", 0.3, 1), ("leak", 0.1, 1)),
+    "storage": (("light", 0.3, 1), ("leak", 0.1, 1), ("contact", 0.2, 1)),
     "garden": (("light", 0.5, 2), ("motion", 0.35, 1), ("climate_sensor", 0.3, 1)),
     "porch": (("light", 0.55, 1), ("motion", 0.3, 1)),
     "balcony": (("light", 0.35, 1), ("climate_sensor", 0.25, 1)),
@@ -361,6 +361,46 @@ class DevicePlan:
     name: str
     roles: dict[str, int] = field(default_factory=dict)  # role -> entity index
     purpose: str = ""
+    unassigned: bool = False  # the user never gave it an area (HA shows none)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """How the home's owner set Home Assistant up (defaults: everything on)."""
+
+    z2m_availability: bool = True  # Zigbee2MQTT's availability check enabled
+    radio_entities: bool = True  # LQI/RSSI/signal entities enabled
+    reports: bool = False  # history kept with re-reports (an integration export)
+    lights: float = 1.0  # how keen on smart lights (0 = none in HA)
+    sensor_only: bool = False  # sensors only: no lights, plugs or media
+    unassigned: float = 0.0  # share of devices left without an area
+    groups: bool = False  # light groups as devices of their own
+    tamper: float = 0.0  # share of Z-Wave sensors with a tamper entity enabled
+    idle_plugs: float = 0.0  # share of metering plugs with nothing plugged in
+
+
+def draw_setup(rng: np.random.Generator) -> Setup:
+    """Draw how a home's HA was set up: many are sparse and half-configured.
+
+    Zigbee2MQTT's availability check is off by default (zigbee2mqtt.io guide/
+    configuration/device-availability); link-quality entities are disabled by
+    default in Z2M's discovery, in ZHA and in Z-Wave JS (whose signal and
+    statistics sensors are disabled, home-assistant/core zwave_js), so most
+    homes have none; few users assign every device an area.
+    """
+    lights = rng.random()
+    sensor_only = bool(rng.random() < 0.1)
+    return Setup(
+        z2m_availability=bool(rng.random() < 0.3),
+        radio_entities=bool(rng.random() < 0.25),
+        reports=bool(rng.random() < 0.3),
+        lights=0.0 if sensor_only or lights < 0.1 else (0.25 if lights < 0.35 else 1.0),
+        sensor_only=sensor_only,
+        unassigned=float(rng.uniform(0.05, 0.5)) if rng.random() < 0.4 else 0.0,
+        groups=bool(rng.random() < 0.25),
+        tamper=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.5 else 0.0,
+        idle_plugs=float(rng.uniform(0.1, 0.5)) if rng.random() < 0.4 else 0.0,
+    )
 
 
 @dataclass(slots=True)
@@ -380,6 +420,7 @@ class HomePlan:
     heating: str  # "trv", "thermostat", "split_ac" or "none"
     cooling: bool
     zones: int
+    setup: Setup = field(default_factory=Setup)
     floors: list[Floor] = field(default_factory=list)
     areas: list[AreaPlan] = field(default_factory=list)
     devices: list[DevicePlan] = field(default_factory=list)
@@ -403,7 +444,7 @@ class HomePlan:
                 plan.model.model,
                 plan.model.protocol,
                 plan.model.power_source,
-                plan.area.area_id,
+                None if plan.unassigned else plan.area.area_id,
                 tuple(self.entities[i] for i in self.device_entities[n]),
             )
             for n, plan in enumerate(self.devices)
@@ -462,7 +503,7 @@ def _add_floors(
     """Create the floors; return floor ids and storeys of levels -1..storeys-1."""
     basement = rng.random() < archetype.basement
     region = plan.region
-    recorded = rng.random() >= 0.18  # some users never define floors
+    recorded = rng.random() >= 0.55  # floors came late to HA: most homes have none
     levels = ([-1] if basement else []) + list(range(storeys))
     floor_ids: list[str | None] = []
     if archetype.in_building:
@@ -540,6 +581,7 @@ def plan_home(rng: np.random.Generator, home_id: str, home_type: str) -> HomePla
         heating=heating,
         cooling=bool(rng.random() < region.cooling),
         zones=1,
+        setup=draw_setup(rng),
     )
     floor_ids, levels = _add_floors(rng, plan, archetype, storeys)
     floor_of = dict(zip(levels, floor_ids, strict=True))
@@ -566,14 +608,14 @@ def plan_home(rng: np.random.Generator, home_id: str, home_type: str) -> HomePla
 
 
 def _occupants(rng: np.random.Generator, n: int, home_type: str) -> tuple[str, ...]:
-    retired = 0.35 if home_type in {"cottage", "ranch_house"} else 0.12
+    retired = 0.35 if home_type in {"cottage", "ranch_house"} else 0.18
     adults = min(n, 2)
     profiles = []
     for _ in range(adults):
         profiles.append(
             _choice(
                 rng,
-                {"commuter": 0.55, "remote": 0.25, "shift": 0.08, "retired": retired},
+                {"commuter": 0.45, "remote": 0.27, "shift": 0.12, "retired": retired},
             )
         )
     profiles += ["child"] * (n - adults)
@@ -617,13 +659,25 @@ def _room_devices(
     preferred: dict[str, float],
 ) -> None:
     level = plan.equipment
+    setup = plan.setup
+    lights = 0
     for kind, p, most in AREA_DEVICES[area.kind]:
-        for i in range(int(rng.binomial(most, min(0.97, p * level)))):
-            purpose = "window" if kind == "contact" else ""
+        if setup.sensor_only and kind in {"light", "plug", "media"}:
+            continue
+        share = setup.lights if kind == "light" else 1.0
+        for i in range(int(rng.binomial(most, min(0.97, p * level * share)))):
+            purpose = ""
+            if kind == "contact":
+                purpose = _choice(rng, CONTACT_PURPOSES.get(area.kind, {"window": 1}))
             if kind == "plug":
                 loads = PLUG_LOADS.get(area.kind, ("lamp",))
                 purpose = loads[i % len(loads)]
+                if rng.random() < setup.idle_plugs:
+                    purpose = "idle"
             _device(rng, plan, kind, area, preferred, purpose=purpose)
+            lights += kind == "light"
+    if lights >= 2 and setup.groups and rng.random() < 0.6:
+        _device(rng, plan, "light_group", area, preferred)
     if plan.heating in {"trv", "split_ac"} and area.kind in CLIMATE_ROOMS:
         share = 0.85 if plan.heating == "trv" else 0.45
         if rng.random() < min(0.97, share * level):
@@ -732,20 +786,43 @@ KIND_ENTITIES: dict[str, tuple[tuple[str, str, str, str | None, str | None], ...
         ("opener", "lock", "{slug}_door", None, None),
     ),
     "irrigation": (),
+    "light_group": (("main", "light", "{slug}", None, None),),
 }
 FEATURE_ENTITIES = {
     "illuminance": ("illuminance", "sensor", "{slug}_illuminance", "illuminance", "lx"),
     "power": ("power", "sensor", "{slug}_power", "power", "W"),
     "energy": ("energy", "sensor", "{slug}_energy", "energy", "kWh"),
 }
-CONTACT_CLASSES = {"front_door": "door", "window": "window", "mailbox": "opening"}
+CONTACT_CLASSES = {
+    "front_door": "door",
+    "window": "window",
+    "mailbox": "opening",
+    "cupboard": "opening",
+    "cabinet": "opening",
+    "fridge": "door",
+    "door": "door",
+}
+# What a contact sensor in a room is on: event-driven sensors on cupboards,
+# fridges and rarely used doors report nothing for a day or two when unused.
+CONTACT_PURPOSES: dict[str, dict[str, float]] = {
+    "kitchen": {"cupboard": 0.45, "fridge": 0.3, "window": 0.25},
+    "bathroom": {"cabinet": 0.4, "window": 0.6},
+    "bedroom": {"window": 0.7, "door": 0.2, "cupboard": 0.1},
+    "living_room": {"window": 0.6, "door": 0.4},
+    "garage": {"door": 0.7, "window": 0.3},
+    "guest_room": {"window": 0.5, "door": 0.5},
+    "storage": {"cupboard": 0.5, "door": 0.5},
+}
 NAMED_PLUGS = {"fridge", "washer", "dryer", "freezer"}
+# Z-Wave sensors with a tamper switch (Notification CC, home security: tamper).
+TAMPER_KINDS = frozenset({"motion", "contact", "leak", "smoke"})
+TAMPER_ENTITY = ("tamper", "binary_sensor", "{slug}_tampering", "tamper", None)
 
 
 def _device_name(kind: str, purpose: str, area: AreaPlan, model: Model) -> str:
     if kind == "contact":
         return {"front_door": "Front door", "mailbox": "Mailbox"}.get(
-            purpose, f"{area.name} window"
+            purpose, f"{area.name} {purpose or 'window'}"
         )
     if kind == "plug" and purpose == "coffee":
         return "Coffee machine plug"
@@ -790,7 +867,11 @@ def _device(
         ]
     if model.battery is not None:
         specs.append(("battery", "sensor", "{slug}_battery", "battery", "%"))
+    tamper = model.protocol == "z-wave" and kind in TAMPER_KINDS
+    if tamper and rng.random() < plan.setup.tamper:
+        specs.append(TAMPER_ENTITY)
     specs += _radio_entities(rng, plan, model)
+    device.unassigned = bool(rng.random() < plan.setup.unassigned)
     first = len(plan.entities)
     for role, domain, pattern, dc, unit in specs:
         device.roles[role] = _entity(
@@ -810,6 +891,8 @@ def _radio_entities(
 ) -> list[tuple[str, str, str, str | None, str | None]]:
     """Return the link-quality entities the home's integration shows."""
     signal = ("rssi", "sensor", "{slug}_signal_strength", "signal_strength", "dBm")
+    if not plan.setup.radio_entities:
+        return []
     if model.protocol == "zigbee" and plan.zigbee_stack == "z2m":
         return [("lqi", "sensor", "{slug}_linkquality", None, "lqi")]
     if model.protocol == "zigbee":  # ZHA: disabled unless the user enabled them

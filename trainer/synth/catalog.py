@@ -114,6 +114,8 @@ class Model:
     @property
     def power_source(self) -> str:
         """Return HA's power source of the model."""
+        if self.protocol == "unknown":  # a virtual device: a group, a template
+            return "unknown"
         return "mains" if self.battery is None else "battery"
 
 
@@ -479,6 +481,7 @@ MODELS: dict[str, tuple[Model, ...]] = {
         _m("Wallbox", "Pulsar Plus", "wifi", None, weight=1.5),
         _m("Tesla", "Wall Connector Gen 3", "wifi", None, weight=2),
     ),
+    "light_group": (_m("Home Assistant", "Light group", "unknown"),),
     "gate": (
         _m("Shelly", "Shelly Plus 2PM", "wifi", None, weight=1.5, features="rssi"),
         _m("Nice", "IT4WIFI", "wifi", None, regions="eu uk", weight=1),
@@ -518,6 +521,7 @@ DEVICE_NAMES = {
     "solar": "solar inverter",
     "ev_charger": "ev charger",
     "gate": "parking gate",
+    "light_group": "lights",
 }
 
 # Radio-protocol shares by region for kinds that exist in several protocols.

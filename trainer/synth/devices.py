@@ -244,6 +244,26 @@ def _to_unit(world: World, celsius: np.ndarray) -> np.ndarray:
 # --- sensors --------------------------------------------------------------------
 
 
+# How long a PIR sensor holds "on" after its last detection, seconds (low, high):
+# vendor defaults as the converters and device files set them, e.g. Aqara's
+# 60 s blind time plus Z2M's 90 s occupancy_timeout, IKEA E1745's 3 min, Hue's
+# short occupied-to-unoccupied delay (Koenkk/zigbee-herdsman-converters
+# src/devices/{xiaomi,ikea,philips}.ts), Aeotec ZW100 parameter 3 = 240 s,
+# Fibaro FGMS-001 parameter 6 = 30 s (zwave-js/node-zwave-js packages/config/
+# config/devices/*). Short holds give healthy sensors many on-times under 30 s.
+PIR_HOLD = {
+    "RTCGQ11LM": (60.0, 90.0),
+    "SML001": (8.0, 30.0),
+    "E1745": (170.0, 190.0),
+    "SNZB-03": (50.0, 70.0),
+    "ZW100": (235.0, 245.0),
+    "ZSE18": (25.0, 35.0),
+    "FGMS-001": (25.0, 35.0),
+    "Eve Motion": (15.0, 60.0),
+    "Shelly Motion 2": (55.0, 65.0),
+}
+
+
 def motion(world: World, device: DevicePlan) -> Activity:
     """Simulate a PIR motion sensor: on at movement, off after its timeout."""
     rng = world.rng
@@ -251,9 +271,9 @@ def motion(world: World, device: DevicePlan) -> Activity:
     seen = triggers[rng.random(len(triggers)) < 0.88]
     false = np.sort(rng.uniform(0, world.window, rng.poisson(world.window / DAY * 0.3)))
     seen = merge_sorted(seen, false)
-    timeout = {"zigbee": 75.0, "z-wave": 150.0}.get(device.model.protocol, 45.0)
-    timeout *= rng.uniform(0.8, 1.3)
-    starts, ends = episodes(seen, timeout, timeout)
+    low, high = PIR_HOLD.get(device.model.model, (20.0, 90.0))
+    hold = rng.uniform(low, high)
+    starts, ends = episodes(seen, hold, hold)
     activity = Activity()
     activity.rows["main"] = binary_rows(starts, ends)
     messages = [starts]
@@ -301,6 +321,10 @@ def contact(world: World, device: DevicePlan) -> Activity:
         check = world.grid.slot(days, rng.normal(1100, 60, len(days))) * 60
         opens = np.sort(np.r_[post[weekday], check[rng.random(len(days)) < 0.5]])
         durations = rng.uniform(2, 8, len(opens))
+    elif device.purpose in {"cupboard", "cabinet", "fridge"}:
+        opens, durations = _quick_openings(world, device)
+    elif device.purpose == "door":
+        opens, durations = _rare_openings(world)
     else:
         opens, durations = _window_openings(world)
     opens = opens[(opens >= 0) & (opens < window)]
@@ -315,6 +339,35 @@ def contact(world: World, device: DevicePlan) -> Activity:
     activity.rows["main"] = binary_rows(starts, ends)
     activity.add_messages(starts, ends)
     return activity
+
+
+def _quick_openings(world: World, device: DevicePlan) -> tuple[np.ndarray, np.ndarray]:
+    """Cupboards and fridges: opened for seconds while the room is in use.
+
+    Several times a day, shut again within half a minute; some days not at all
+    (a cupboard that is rarely used), so a healthy sensor may be silent for days.
+    """
+    rng = world.rng
+    starts, ends = world.use.get(device.area.area_id, (np.zeros(0), np.zeros(0)))
+    per_use = rng.uniform(0.05, 0.6) if device.purpose != "fridge" else 0.8
+    count = rng.poisson(per_use, len(starts))
+    at = np.repeat(starts, count) + rng.random(int(count.sum())) * np.repeat(
+        ends - starts, count
+    )
+    at.sort()
+    typical = 12.0 if device.purpose == "fridge" else 5.0
+    return at, np.minimum(rng.lognormal(np.log(typical), 0.6, len(at)), 120.0)
+
+
+def _rare_openings(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Return the openings of a rarely used door (patio, garage side, guest room)."""
+    rng = world.rng
+    days = np.arange(world.grid.days)
+    used = rng.random(len(days)) < rng.uniform(0.1, 0.7)
+    at = world.grid.slot(days[used], rng.uniform(420, 1320, int(used.sum()))) * 60
+    present = world.at(world.people.n_active, np.clip(at, 0, None)) > 0
+    at = at[present]
+    return at, rng.lognormal(np.log(20), 1.0, len(at))
 
 
 def _window_openings(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -461,6 +514,7 @@ LOADS = {  # purpose: (standby W, running W, typical run minutes)
     "desk": (2.0, 95.0, 240.0),
     "lamp": (0.3, 18.0, 120.0),
     "heater": (0.5, 1500.0, 40.0),
+    "idle": (0.0, 0.0, 0.0),  # nothing plugged in: it reports 0 W
 }
 
 
@@ -471,6 +525,8 @@ def _plug_load(
     rng = world.rng
     purpose = device.purpose
     days = np.arange(world.grid.days)
+    if purpose == "idle":
+        return np.zeros(0), np.zeros(0), None
     if purpose in {"fridge", "freezer"}:
         starts = periodic(rng, world.window, rng.uniform(45, 75) * 60, 0.25)
         return starts, starts + run_min * 60 * rng.uniform(0.7, 1.3, len(starts)), None
@@ -982,6 +1038,7 @@ MODELS: dict[str, Callable[[World, DevicePlan], Activity]] = {
     "media": media,
     "vacuum": vacuum,
     "ev_charger": ev_charger,
+    "light_group": light,
 }
 
 

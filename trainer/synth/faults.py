@@ -5,16 +5,24 @@
 `failure_time`, which may lie after the window. `finish_device` then turns a
 device's `Activity` into entity rows, adding what every real radio device shows:
 
-- check-in messages, link quality (LQI/RSSI) at every message, battery reports
-  following a chemistry-like discharge curve (long plateau, then a fall);
-- benign irregularities on healthy devices: a slow battery decline, the odd
-  short dropout, link-quality dips from interference, a door that bounces, a
-  sensor value that holds for a few hours, a battery replaced;
+- check-in messages (HA writes no row for them: they are `state_reported`
+  re-reports, kept apart as reports), link quality (LQI/RSSI) at every message
+  where the home enabled those entities, battery levels reported the way the
+  device's protocol does (coarse steps, a low-battery code, rare changes);
+- benign irregularities on healthy devices: a battery at any level, the odd
+  dropout, link-quality dips from interference, a sensor value that holds for a
+  few hours, a battery replaced, a low-battery code that the device outlives;
 - the injected failure's symptoms between onset and failure time, and a dead
-  (silent, then unavailable) device after it (a stuck sensor stays frozen).
+  device after it: silent, and "unavailable" only where its integration notices
+  (a stuck sensor stays frozen); some failures end (`recovered`).
+
+Failures are placed independently of the window: each failing device fails at a
+time drawn uniformly from 7 days before the window to 14 days after it, so
+symptoms may begin before the window starts and the share of devices failing
+within a week is the same on every day of the window.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,31 +35,45 @@ from .devices import (
     Activity,
     World,
     contains_sorted,
+    merge_intervals,
     merge_sorted,
     periodic,
     union_sorted,
+    with_initial,
+    within,
 )
 from .streams import WORD, StreamSet, number_keys
 
 WIRELESS = frozenset({"zigbee", "z-wave", "wifi", "thread", "bluetooth", "matter"})
 PRIMARY_CELLS = frozenset({"coin", "cr123a", "alkaline"})
-# Chemistry: (reported % where the plateau ends, median life in days, fall shape).
-CHEMISTRY = {
-    "coin": (86.0, 420.0, 1.3),
-    "cr123a": (90.0, 650.0, 1.2),
-    "alkaline": (58.0, 500.0, 1.1),
-}
+# Most failures users meet are flat batteries and radios that drop off the mesh
+# and come back (HA's zha/zwave_js issue trackers are dominated by them, e.g.
+# zwave-js/zwave-js#5638, home-assistant/core#47513); stuck readings and
+# chattering contacts are rarer.
 KIND_WEIGHTS = {
-    "battery_depletion": 3.0,
-    "radio_degradation": 2.0,
-    "intermittent_dropout": 2.0,
-    "stuck_sensor": 2.0,
-    "flapping": 1.5,
-    "sudden_death": 1.0,
+    "battery_depletion": 4.0,
+    "intermittent_dropout": 3.0,
+    "radio_degradation": 1.5,
+    "sudden_death": 1.2,
+    "stuck_sensor": 0.6,
+    "flapping": 0.5,
 }
-# Days from onset to failure: (low, high).
+# Share of failures of a kind that end: a dropout that comes back by itself or
+# after a re-pair, a battery replaced some days after it died, a radio fixed by
+# a repeater. (kind: (probability, low, high hours until recovered))
+RECOVERY = {
+    "intermittent_dropout": (0.6, 1.0, 96.0),
+    "battery_depletion": (0.35, 12.0, 21 * 24.0),
+    "radio_degradation": (0.3, 6.0, 7 * 24.0),
+}
+# Failures are drawn this long before and after the window: symptoms may start
+# before it and failures come after it, at a rate flat across the window.
+BEFORE_WINDOW = 7 * DAY
+AFTER_WINDOW = 14 * DAY
+# Days from onset to failure: (low, high). Batteries often die in a jump
+# ("from 50+% to 0 in a few hours", zwave-js/zwave-js#5638).
 SYMPTOM_DAYS = {
-    "battery_depletion": (6.0, 30.0),
+    "battery_depletion": (0.2, 14.0),
     "radio_degradation": (3.0, 20.0),
     "intermittent_dropout": (2.0, 14.0),
     "stuck_sensor": (2.0, 10.0),
@@ -59,6 +81,7 @@ SYMPTOM_DAYS = {
     "sudden_death": (0.0, 0.0),
 }
 STUCK_ROLES = ("temperature", "humidity", "power")
+LOSSY = frozenset({"radio_degradation", "battery_depletion"})  # lose reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +91,18 @@ class Fault:
     kind: str
     onset: float
     failure: float
+    recovered: float | None = None
 
 
 def eligible_kinds(device: DevicePlan) -> list[str]:
     """Return the failure kinds `device` can suffer."""
     model = device.model
+    if model.protocol == "unknown":  # a virtual device (a group) cannot break
+        return []
     kinds = ["sudden_death"]
     if model.battery in PRIMARY_CELLS:
         kinds.append("battery_depletion")
-    if model.protocol in WIRELESS and ("lqi" in device.roles or "rssi" in device.roles):
+    if model.protocol in WIRELESS:
         kinds.append("radio_degradation")
     if model.protocol != "ethernet":
         kinds.append("intermittent_dropout")
@@ -90,14 +116,18 @@ def eligible_kinds(device: DevicePlan) -> list[str]:
 def plan_failures(
     rng: np.random.Generator, plan: HomePlan, window: float, rate: float
 ) -> dict[str, Fault]:
-    """Choose the failing devices and their kind, onset and failure time."""
+    """Choose the failing devices and their kind, onset, failure and recovery.
+
+    The failure time is uniform over the window widened by `BEFORE_WINDOW` and
+    `AFTER_WINDOW`, whatever the kind: where the window lies says nothing about
+    whether a device fails in it.
+    """
     faults: dict[str, Fault] = {}
-    margin = min(DAY, 0.25 * window)
     eligible = [set(eligible_kinds(device)) for device in plan.devices]
-    free = set(range(len(plan.devices)))
+    free = {i for i in range(len(plan.devices)) if eligible[i]}
     # The kind first, then a device that can fail that way: kinds stay balanced
     # even though some devices (lights) are far more common than others.
-    for _ in range(rng.binomial(len(plan.devices), rate)):
+    for _ in range(rng.binomial(len(free), rate)):
         open_kinds = [k for k in KIND_WEIGHTS if any(k in eligible[i] for i in free)]
         weights = np.array([KIND_WEIGHTS[k] for k in open_kinds])
         kind = open_kinds[int(rng.choice(len(open_kinds), p=weights / weights.sum()))]
@@ -107,15 +137,13 @@ def plan_failures(
         device = plan.devices[chosen]
         low, high = SYMPTOM_DAYS[kind]
         duration = rng.uniform(low, high) * DAY
-        failure = rng.uniform(2 * margin, window + 14 * DAY)
-        if kind == "sudden_death":
-            faults[device.device_id] = Fault(kind, failure, failure)
-            continue
-        # Symptoms start inside the window and enough of them fall inside it.
-        duration = min(duration, (window - 2 * margin) / 0.35)
-        latest = window - max(margin, 0.35 * duration)
-        onset = float(np.clip(failure - duration, margin, latest))
-        faults[device.device_id] = Fault(kind, onset, onset + duration)
+        failure = rng.uniform(-BEFORE_WINDOW, window + AFTER_WINDOW)
+        recovered = None
+        chance, r_low, r_high = RECOVERY.get(kind, (0.0, 0.0, 0.0))
+        if rng.random() < chance:
+            hours = np.exp(rng.uniform(np.log(r_low), np.log(r_high)))
+            recovered = failure + hours * HOUR
+        faults[device.device_id] = Fault(kind, failure - duration, failure, recovered)
     return faults
 
 
@@ -127,21 +155,41 @@ def labels_of(faults: dict[str, Fault], start: float) -> tuple[Failure, ...]:
     )
 
 
-def availability_timeout(plan: HomePlan, device: DevicePlan) -> float:
-    """Return how long HA waits before a silent device shows "unavailable"."""
+NEVER = np.inf
+
+
+def availability_timeout(
+    plan: HomePlan, device: DevicePlan, rng: np.random.Generator
+) -> float:
+    """Return how long HA waits before a silent device shows "unavailable".
+
+    Per integration, as documented: Zigbee2MQTT's availability check is off
+    unless enabled, then 10 min for routers and 25 h for sleepy devices
+    (zigbee2mqtt.io guide/configuration/device-availability); ZHA's defaults are
+    2 h for mains and 6 h for battery devices (home-assistant.io integrations/
+    zha, "consider unavailable"); zwave-js never notices that a sleeping node
+    stopped waking up and a dead node's entities stay available anyway
+    (zwave-js/zwave-js#5638, #9086), while a mains node is marked dead only after
+    a command to it fails (home-assistant/core#47513): hours to days. Wi-Fi and
+    cloud integrations poll and notice within minutes.
+    """
     battery = device.model.battery is not None
     protocol = device.model.protocol
     if protocol == "zigbee":
         if plan.zigbee_stack == "z2m":
+            if not plan.setup.z2m_availability:
+                return NEVER
             return 25 * HOUR if battery else 10 * 60.0
         return 6 * HOUR if battery else 2 * HOUR
+    if protocol == "z-wave":
+        return NEVER if battery else float(rng.uniform(1, 72)) * HOUR
     return {
-        "z-wave": 24 * HOUR if battery else HOUR,
         "bluetooth": 15 * 60.0,
         "thread": 30 * 60.0,
         "matter": 30 * 60.0,
         "wifi": 3 * 60.0,
         "ethernet": 2 * 60.0,
+        "unknown": NEVER,
     }.get(protocol, 10 * 60.0)
 
 
@@ -200,12 +248,20 @@ class _Device:
     fault: Fault | None
     rng: np.random.Generator
     timeout: float
-    gaps: list[tuple[np.ndarray, np.ndarray]]
+    silent: list[tuple[np.ndarray, np.ndarray]]  # no message gets through
     dips: np.ndarray  # (n, 3): start, end, factor of interference dips
+    warnings: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def window(self) -> float:
         return self.world.window
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What finishing a device produced besides its rows."""
+
+    warnings: tuple[tuple[str, float], ...]  # (kind, seconds from window start)
 
 
 def finish_device(
@@ -216,8 +272,8 @@ def finish_device(
     streams: StreamSet,
     *,
     rng: np.random.Generator,
-) -> None:
-    """Turn a device's activity into entity rows and unavailable intervals."""
+) -> Finished:
+    """Turn a device's activity into entity rows, reports and unavailable intervals."""
     # Benign: interference now and then lowers the link for a few hours.
     n_dips = rng.poisson(world.window / DAY * 0.012)
     begin = rng.uniform(0, world.window, n_dips)
@@ -234,14 +290,28 @@ def finish_device(
         activity,
         fault,
         rng,
-        availability_timeout(world.plan, device),
+        availability_timeout(world.plan, device, rng),
         [],
         dips,
     )
     wireless = device.model.protocol in WIRELESS or device.model.protocol == "other"
     checkins = periodic(rng, job.window, checkin_interval(device, rng), 0.15)
-    messages = union_sorted(activity.messages, checkins)
     kind = fault.kind if fault is not None else None
+    _benign(job)
+    if kind == "intermittent_dropout":
+        starts = _schedule(rng, fault.onset, fault.failure, (4.0, 16.0))
+        starts = _fill(np.r_[fault.onset + rng.uniform(0, 2 * HOUR), starts], 12 * HOUR)
+        lengths = np.minimum(rng.lognormal(np.log(480), 0.8, len(starts)), 5400)
+        job.silent.append((starts, starts + lengths))
+    if kind == "radio_degradation":
+        starts = _schedule(rng, fault.onset, fault.failure, (0.5, 5.0))
+        first = fault.onset + rng.uniform(0.05, 0.3) * (fault.failure - fault.onset)
+        starts = _fill(np.r_[first, starts], DAY)
+        job.silent.append((starts, starts + rng.uniform(300, 3600, len(starts))))
+    if fault is not None and kind != "stuck_sensor":
+        back = np.inf if fault.recovered is None else fault.recovered
+        job.silent.append((np.array([fault.failure]), np.array([back])))
+    messages = union_sorted(activity.messages, checkins)
     quality = _quality(job, messages)
     drop = np.full(len(messages), 0.01 if wireless else 0.0)
     if kind == "radio_degradation":
@@ -250,34 +320,37 @@ def finish_device(
         s = _progress(job, messages)
         drop += 0.5 * np.clip((s - 0.7) / 0.3, 0, 1)
     kept = rng.random(len(messages)) >= drop
-    lost = messages[~kept]
+    lost = messages[~kept] if kind in LOSSY else np.zeros(0)
+    kept &= ~_in_any(messages, job.silent)
     messages, quality = messages[kept], quality[kept]
-    _drop_rows(job, lost, kind)
-    _benign(job)
-    if kind in {"stuck_sensor"}:
+    _drop_rows(job, lost)
+    if "tamper" in device.roles:
+        activity.rows["tamper"] = with_initial(
+            (np.zeros(0), np.zeros(0, np.int64), None), "off"
+        )
+    if kind == "stuck_sensor":
         _stick(job)
     if kind == "flapping":
         _flap(job)
-    if kind == "intermittent_dropout":
-        starts = _schedule(rng, fault.onset, fault.failure, (4.0, 16.0))
-        starts = _fill(np.r_[fault.onset + rng.uniform(0, 2 * HOUR), starts], 12 * HOUR)
-        lengths = np.minimum(rng.lognormal(np.log(480), 0.8, len(starts)), 5400)
-        job.gaps.append((starts, starts + lengths))
-    if kind == "radio_degradation":
-        starts = _schedule(rng, fault.onset, fault.failure, (0.5, 5.0))
-        visible = 0.35 * (fault.failure - fault.onset)
-        first = fault.onset + rng.uniform(0.2, 0.9) * visible
-        starts = _fill(np.r_[first, starts], DAY)
-        job.gaps.append((starts, starts + rng.uniform(300, 3600, len(starts))))
-        if device.model.protocol in {"zigbee", "z-wave"}:  # availability by silence
-            late = messages[messages >= fault.onset]
-            job.gaps.append(_silences(late, job.timeout))
+    arrived = checkins[contains_sorted(messages, checkins)]
     if "battery" in device.roles and "battery" not in activity.values:
-        _battery(job, checkins[contains_sorted(messages, checkins)])
+        _battery(job, arrived)
     _radio(job, messages, quality)
-    if fault is not None and kind != "stuck_sensor":
-        _die(job, messages)
-    _emit(job, streams)
+    _emit(job, streams, arrived)
+    return Finished(tuple(job.warnings))
+
+
+def _in_any(
+    times: np.ndarray, intervals: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Return which sorted `times` fall inside one of the [start, end) intervals."""
+    inside = np.zeros(len(times), dtype=bool)
+    for starts, ends in intervals:
+        if not len(starts):
+            continue
+        merged_from, merged_to = merge_intervals(starts, ends)
+        inside |= within(times, merged_from, merged_to)
+    return inside
 
 
 def _progress(job: _Device, times: np.ndarray) -> np.ndarray:
@@ -293,38 +366,42 @@ def _quality(job: _Device, times: np.ndarray) -> np.ndarray:
     quality = np.ones(len(times))
     for begin, end, factor in job.dips:
         quality[(times >= begin) & (times < end)] *= factor
-    if job.fault is not None and job.fault.kind == "radio_degradation":
-        quality *= 1 - 0.9 * _progress(job, times) ** 0.6
+    fault = job.fault
+    if fault is not None and fault.kind == "radio_degradation":
+        worse = 1 - 0.9 * _progress(job, times) ** 0.6
+        if fault.recovered is not None:
+            worse = np.where(times >= fault.recovered, 1.0, worse)
+        quality *= worse
     return quality
 
 
-def _drop_rows(job: _Device, lost: np.ndarray, kind: str | None) -> None:
-    """Remove rows whose message was lost (reports that never arrived)."""
-    if not len(lost) or kind not in {"radio_degradation", "battery_depletion"}:
-        return
+def _drop_rows(job: _Device, lost: np.ndarray) -> None:
+    """Remove rows whose message was lost or that fall in a silence."""
     activity = job.activity
+    silent = job.silent
     for role, (times, keys, attrs) in list(activity.rows.items()):
-        keep = ~contains_sorted(lost, times)
+        keep = ~(contains_sorted(lost, times) | _in_any(times, silent))
         activity.rows[role] = (
             times[keep],
             keys[keep],
             None if attrs is None else attrs[keep],
         )
     for role, (times, values, decimals) in list(activity.values.items()):
-        keep = ~contains_sorted(lost, times)
+        keep = ~(contains_sorted(lost, times) | _in_any(times, silent))
         activity.values[role] = (times[keep], values[keep], decimals)
 
 
 def _benign(job: _Device) -> None:
     """Add the harmless irregularities every device shows now and then."""
     rng = job.rng
-    # A short dropout or two, days apart.
+    # A dropout or two, days apart: minutes, now and then hours.
     if rng.random() < 0.25 * job.window / (30 * DAY):
         count = int(rng.integers(1, 3))
         starts = np.sort(rng.uniform(0, job.window, count))
         if count == 2 and starts[1] - starts[0] < 2 * DAY:
             starts = starts[:1]
-        job.gaps.append((starts, starts + rng.uniform(60, 1200, len(starts))))
+        lengths = np.exp(rng.uniform(np.log(60), np.log(4 * HOUR), len(starts)))
+        job.silent.append((starts, starts + lengths))
     # A sensor that holds its value for a while.
     if rng.random() < 0.3:
         for role in STUCK_ROLES:
@@ -377,7 +454,8 @@ def _flap(job: _Device) -> None:
     fault = job.fault
     rng = job.rng
     times, keys, _ = job.activity.rows["main"]
-    bursts = _schedule(rng, fault.onset, min(fault.failure, job.window), (2.0, 14.0))
+    begin_at = max(fault.onset, 0.0)
+    bursts = _schedule(rng, begin_at, min(fault.failure, job.window), (2.0, 14.0))
     if not len(bursts):
         return
     toggles = rng.integers(3, 9, len(bursts)) * 2
@@ -401,45 +479,98 @@ def _flap(job: _Device) -> None:
     job.activity.messages = merge_sorted(job.activity.messages, flip_t)
 
 
-def _silences(messages: np.ndarray, timeout: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return unavailable intervals where no message came within `timeout`."""
-    if len(messages) < 2:
-        return np.zeros(0), np.zeros(0)
-    gaps = np.diff(messages)
-    long = np.flatnonzero(gaps > timeout)
-    return messages[long] + timeout, messages[long + 1]
+# --- batteries ------------------------------------------------------------------
+
+# How a device reports its battery, by protocol: (profile, weight).
+# - steps10: Z-Wave Battery CC reports in 10-point steps for many devices, on
+#   wake-up (zwave-js/node-zwave-js packages/config/config/devices/*.json: wake-up
+#   intervals of 1-24 h, battery reported at wake-up);
+# - threshold: 100 % until a low threshold, then the Battery CC's 0xFF "low
+#   battery" code (shown as 0 %), and the device keeps working for weeks;
+# - voltage: Zigbee devices that derive % from the cell voltage (Xiaomi/Aqara in
+#   Koenkk/zigbee-herdsman-converters: a flat curve, 1-point steps that change
+#   rarely);
+# - half: Zigbee BatteryPercentageRemaining is in half-percent units (ZCL 0x0021),
+#   reported every few hours with a minimum change;
+# - fine: 1-point steps at every check-in, and now and then a point of noise
+#   (the chatty minority).
+BATTERY_PROFILES = {
+    "z-wave": (("steps10", 0.45), ("threshold", 0.3), ("fine", 0.25)),
+    "zigbee": (("voltage", 0.5), ("half", 0.3), ("fine", 0.2)),
+    "other": (("fine", 0.5), ("steps10", 0.2), ("voltage", 0.3)),
+}
+# A battery's life in days (median, log-sd): alkaline and lithium primaries in
+# sensors last one to several years.
+LIFE_DAYS = {"coin": (420.0, 0.45), "cr123a": (700.0, 0.45), "alkaline": (550.0, 0.45)}
+
+
+def battery_profile(device: DevicePlan, rng: np.random.Generator) -> str:
+    """Draw how `device` reports its battery level."""
+    choices = BATTERY_PROFILES.get(device.model.protocol, BATTERY_PROFILES["other"])
+    weights = np.array([w for _, w in choices])
+    return choices[int(rng.choice(len(choices), p=weights / weights.sum()))][0]
+
+
+def healthy_level(rng: np.random.Generator) -> float:
+    """Draw a battery's true level at the window start: anywhere, mostly high.
+
+    Batteries are replaced at any level and live for years, so a home's healthy
+    devices read from a few percent to full; one in six was just replaced.
+    """
+    if rng.random() < 1 / 6:
+        return 100.0
+    return float(3 + 97 * rng.beta(1.6, 1.0))
+
+
+def _reported(profile: str, level: np.ndarray, threshold: float) -> np.ndarray:
+    """Return what the device reports for true `level` under `profile`."""
+    level = np.clip(level, 0, 100)
+    if profile == "steps10":
+        return np.ceil(level / 10) * 10
+    if profile == "threshold":
+        return np.where(level > threshold, 100.0, 0.0)
+    if profile == "half":
+        return np.round(level * 2) / 2
+    return np.round(level)
 
 
 def _battery(job: _Device, reports: np.ndarray) -> None:
-    """Battery % reports of a primary cell: plateau, then the fall when failing."""
+    """Battery reports: a true level as it drains, reported per the profile.
+
+    HA writes a row only when the reported level changes, so coarse profiles
+    give a few rows a month or none; a doomed battery reads like a healthy one
+    until its onset, then jumps to empty or slides there within days.
+    """
     rng = job.rng
-    chemistry = job.device.model.battery or "alkaline"
-    plateau_end, life, shape = CHEMISTRY.get(chemistry, CHEMISTRY["alkaline"])
-    life *= float(np.exp(rng.normal(0, 0.3)))
-    plateau_end += rng.normal(0, 3)
+    device = job.device
+    profile = battery_profile(device, rng)
+    median, spread = LIFE_DAYS.get(device.model.battery or "alkaline", (550.0, 0.45))
+    drain = 100 / (median * float(np.exp(rng.normal(0, spread)))) / DAY  # % per s
+    threshold = float(rng.uniform(8, 25))
+    level = healthy_level(rng) - drain * reports
+    swap = np.inf
+    if rng.random() < 0.03 * job.window / (30 * DAY):  # benign: battery replaced
+        swap = rng.uniform(0, job.window)
     fault = job.fault
-    window = job.window
     if fault is not None and fault.kind == "battery_depletion":
-        x = 1 - (fault.onset - reports) / (life * DAY)
-        dead = rng.uniform(0, 20)
+        at_onset = np.interp(fault.onset, reports, level) if len(reports) else 50.0
         s = _progress(job, reports)
-        fall = (plateau_end - dead) * s ** (shape * rng.uniform(0.85, 1.2))
-        level = np.where(
-            reports < fault.onset,
-            100 - (100 - plateau_end) * np.clip(x, 0, 1) ** 1.5,
-            plateau_end - fall,
-        )
-    else:
-        span = window / (life * DAY)
-        x0 = rng.uniform(0, max(0.0, 0.92 - span))
-        x = x0 + reports / (life * DAY)
-        level = 100 - (100 - plateau_end) * x**1.5
-        if rng.random() < 0.03 * window / (30 * DAY):  # benign: battery replaced
-            swap = rng.uniform(0, window)
-            level = np.where(reports >= swap, 100 - rng.uniform(0, 2), level)
-    jitter = rng.normal(0, 0.3, len(reports))
-    values = np.clip(np.round(level + jitter), 0, 100)
-    job.activity.values["battery"] = (reports, values, 0)
+        jump = rng.random() < 0.5
+        fall = np.where(s > 0, 1.0, 0.0) if jump else s
+        level = np.where(reports < fault.onset, level, at_onset * (1 - fall))
+        if fault.recovered is not None:
+            swap = fault.recovered
+    level = np.where(reports >= swap, 100 - drain * (reports - swap), level)
+    if profile == "fine":
+        level = level + rng.normal(0, 0.35, len(reports))
+    values = _reported(profile, level, threshold)
+    low = np.flatnonzero(values <= 0)
+    if profile == "threshold" and len(low):
+        job.warnings.append(("low_battery_code", float(reports[low[0]])))
+    job.activity.values["battery"] = (reports, values, 1 if profile == "half" else 0)
+
+
+# --- radio ------------------------------------------------------------------------
 
 
 def _radio(job: _Device, messages: np.ndarray, quality: np.ndarray) -> None:
@@ -463,9 +594,9 @@ def _radio(job: _Device, messages: np.ndarray, quality: np.ndarray) -> None:
         base = rng.uniform(-82, -45)
         if job.device.model.protocol == "z-wave":  # statistics, at most every ~10 min
             polls = _thin(messages, rng.uniform(300, 900))
-        else:  # the integration polls it
+        else:  # the integration polls it while the device answers
             polls = periodic(rng, job.window, rng.uniform(600, 1800))
-            polls = polls[polls <= (messages[-1] if len(messages) else 0)]
+            polls = polls[~_in_any(polls, job.silent)]
         rssi = base - 40 * (1 - _quality(job, polls)) + rng.normal(0, 2.0, len(polls))
         job.activity.values["rssi"] = (polls, rssi, 0)
 
@@ -479,32 +610,20 @@ def _thin(times: np.ndarray, spacing: float) -> np.ndarray:
     return times[first]
 
 
-def _die(job: _Device, messages: np.ndarray) -> None:
-    """After the failure time: silence, then "unavailable" for good."""
-    failure = job.fault.failure
-    activity = job.activity
-    for role, (times, keys, attrs) in list(activity.rows.items()):
-        keep = times < failure
-        activity.rows[role] = (
-            times[keep],
-            keys[keep],
-            None if attrs is None else attrs[keep],
-        )
-    for role, (times, values, decimals) in list(activity.values.items()):
-        keep = times < failure
-        activity.values[role] = (times[keep], values[keep], decimals)
-    before = messages[messages < failure]
-    last = before[-1] if len(before) else 0.0
-    dead_from = max(last + job.timeout, failure)
-    # A dropout under way at the failure time never ends.
-    job.gaps = [
-        (starts, np.where((starts < failure) & (ends > failure), np.inf, ends))
-        for starts, ends in job.gaps
-    ]
-    job.gaps.append((np.array([dead_from]), np.array([np.inf])))
+def _unavailable(job: _Device) -> tuple[np.ndarray, np.ndarray]:
+    """Return when HA shows the device unavailable: silences beyond its timeout."""
+    if not job.silent or not np.isfinite(job.timeout):
+        return np.zeros(0), np.zeros(0)
+    starts, ends = merge_intervals(
+        np.concatenate([g[0] for g in job.silent]),
+        np.concatenate([g[1] for g in job.silent]),
+    )
+    noticed = starts + job.timeout
+    shown = noticed < ends
+    return noticed[shown], ends[shown]
 
 
-def _emit(job: _Device, streams: StreamSet) -> None:
+def _emit(job: _Device, streams: StreamSet, checkins: np.ndarray) -> None:
     roles = job.device.roles
     for role, (times, keys, attrs) in job.activity.rows.items():
         if role in roles:
@@ -512,8 +631,14 @@ def _emit(job: _Device, streams: StreamSet) -> None:
     for role, (times, values, decimals) in job.activity.values.items():
         if role in roles:
             streams.add(roles[role], times, number_keys(values, decimals))
-    if job.gaps:
-        starts = np.concatenate([g[0] for g in job.gaps])
-        ends = np.concatenate([g[1] for g in job.gaps])
+    if streams.reports_wanted and len(checkins):
+        # A check-in re-reports what the device shows (HA's state_reported).
+        reported = roles.get("battery", roles.get("main"))
+        if reported is None and roles:
+            reported = min(roles.values())
+        if reported is not None:
+            streams.report(reported, checkins)
+    starts, ends = _unavailable(job)
+    if len(starts):
         entities = np.array(sorted(roles.values()))
         streams.unavailable(entities, starts, np.minimum(ends, job.window + 1))

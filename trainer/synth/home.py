@@ -7,7 +7,7 @@ home type and the label noise have streams of their own, and so do the failure
 plan and every device, so that changing the failure rate does not move a light.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,15 @@ from homeiq_trainer.dataset import ExternalColumns, external_table
 
 from .archetypes import CONFUSABLE, AreaPlan, HomePlan, plan_home
 from .clock import TimeGrid, make_grid
-from .devices import HOUR, INTERIOR, Moves, World, merge_sorted, simulate_device
+from .devices import (
+    DAY,
+    HOUR,
+    INTERIOR,
+    Moves,
+    World,
+    merge_sorted,
+    simulate_device,
+)
 from .faults import finish_device, labels_of, plan_failures
 from .occupancy import (
     People,
@@ -50,6 +58,11 @@ class SyntheticHome:
     external: pa.Table
     start: float
     end: float
+    # HA's state_reported re-reports (entity ids, POSIX s), or None: not kept
+    reports: tuple[np.ndarray, np.ndarray] | None = None
+    gaps: tuple[tuple[float, float], ...] = ()  # HA down: nothing recorded (POSIX s)
+    recovered: dict[str, float] = field(default_factory=dict)  # device -> POSIX s
+    warnings: tuple[tuple[str, str, float], ...] = ()  # (device, kind, POSIX s)
 
 
 def home_id(index: int) -> str:
@@ -102,10 +115,13 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
         entity_ids,
         world.window,
         np.array([entity.domain == "sensor" for entity in plan.entities]),
+        reports_wanted=plan.setup.reports,
     )
+    start = options.start_time
+    warnings = []
     for number, device in enumerate(plan.devices):
         activity = simulate_device(world, device)
-        finish_device(
+        finished = finish_device(
             world,
             device,
             activity,
@@ -113,22 +129,36 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
             streams,
             rng=_rng(options, index, 4, number),
         )
+        warnings += [(device.device_id, k, start + t) for k, t in finished.warnings]
     _deviceless(world, streams)
     _restarts(rng, world, streams, plan)
-    start_us = round(options.start_time * 1e6)
-    events = streams.finish(start_us)
+    _outages(_rng(options, index, 5), world, streams)
+    events = streams.finish(round(start * 1e6))
     times, names, values = external_series(rng, grid, world.weather, plan.region)
-    external = external_table(
-        ExternalColumns(options.start_time + times, names, values)
-    )
-    labels = Labels(label, true_type, labels_of(faults, options.start_time))
+    external = external_table(ExternalColumns(start + times, names, values))
+    labels = Labels(label, true_type, labels_of(faults, start))
+    reports = None
+    if plan.setup.reports:
+        entities, micros = streams.reports()
+        reports = (np.array(entity_ids, dtype=object)[entities], start + micros / 1e6)
     return SyntheticHome(
         plan.inventory(),
         labels,
         events,
         external,
-        options.start_time,
+        start,
         options.end_time,
+        reports=reports,
+        gaps=tuple(
+            (start + max(a, 0.0), start + min(b, world.window))
+            for a, b in streams.outages
+        ),
+        recovered={
+            device_id: start + float(fault.recovered)
+            for device_id, fault in faults.items()
+            if fault.recovered is not None
+        },
+        warnings=tuple(sorted(warnings)),
     )
 
 
@@ -336,6 +366,22 @@ def _deviceless(world: World, streams: StreamSet) -> None:
     order = np.argsort(t, kind="stable")
     count = people.n_home[0] + np.cumsum(delta[order])
     streams.add(plan.extra["zone"], t[order], number_keys(np.clip(count, 0, None), 0))
+
+
+def _outages(rng: np.random.Generator, world: World, streams: StreamSet) -> None:
+    """Home Assistant (or its host) down now and then: nothing is recorded.
+
+    A third of homes over a month: a power cut, an update that hangs, a full
+    disk; hours mostly, now and then days or weeks before anyone notices.
+    """
+    if rng.random() >= 0.35 * world.window / (30 * DAY):
+        return
+    for _ in range(int(rng.integers(1, 4))):
+        length = float(
+            np.clip(rng.lognormal(np.log(5 * HOUR), 1.3), HOUR / 2, 21 * DAY)
+        )
+        begin = float(rng.uniform(0, world.window - min(length, world.window / 2)))
+        streams.outage(begin, min(begin + length, world.window))
 
 
 def _restarts(

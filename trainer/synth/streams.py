@@ -9,8 +9,11 @@ attribute shapes the generator writes (`light_attributes`, `climate_attributes` 
 
 `StreamSet.finish` then does what Home Assistant's state machine and recorder do:
 unavailable intervals (a device dropping off, HA restarting) replace rows and
-restore the last state afterwards, writes that change nothing are dropped,
-`last_changed` follows the last real change, and the rows are merged by time.
+restore the last state afterwards, writes that change nothing are dropped (they
+are HA's `state_reported` re-reports: kept apart, with the check-ins, as the
+reports stream), nothing is recorded while HA itself is down (observation gaps;
+at the end of one HA writes every entity's state anew), `last_changed` follows
+the last real change, and the rows are merged by time.
 """
 
 from dataclasses import dataclass, field
@@ -63,6 +66,7 @@ WORDS = (
 WORD = {word: key for key, word in enumerate(WORDS)}
 UNAVAILABLE = WORD["unavailable"]
 UNKNOWN = WORD["unknown"]
+REPORT = -2  # a row that re-reports the entity's state (no key of its own)
 
 _NUMBER = np.int64(1) << 60
 _DECIMALS_SHIFT = 52
@@ -241,6 +245,35 @@ class StreamSet:
     _gaps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=list
     )
+    reports_wanted: bool = False  # keep the re-reports (an integration's export)
+    _outages: list[tuple[float, float]] = field(default_factory=list)
+    _reported: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    )
+
+    def report(self, entity: int, times: np.ndarray) -> None:
+        """Add re-reports of `entity`'s current state (no row unless it changed)."""
+        if self.reports_wanted and len(times):
+            self.add(entity, times, np.full(len(times), REPORT, dtype=np.int64))
+
+    def outage(self, start: float, end: float) -> None:
+        """Record nothing over [start, end): Home Assistant itself was down."""
+        self._outages.append((float(start), float(end)))
+
+    @property
+    def outages(self) -> list[tuple[float, float]]:
+        """Return the observation gaps (seconds from the window start), merged."""
+        merged: list[tuple[float, float]] = []
+        for start, end in sorted(self._outages):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def reports(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the re-reports kept by `finish`: entity indices, µs from start."""
+        return self._reported
 
     def add(
         self,
@@ -291,8 +324,11 @@ class StreamSet:
         """Return the events as an Arrow table in the dataset's event schema."""
         window_us = round(self.window * 1e6)
         shift = max(int(window_us).bit_length() + 1, 1)
-        ent, t, state, attr = self._rows(window_us)
+        ent, t, state, attr = _fill_reports(*_sorted(*self._rows(window_us), shift))
         ent, t, state, attr = self._apply_gaps(
+            _Rows(ent, t, state, attr), shift, window_us
+        )
+        ent, t, state, attr = self._apply_outages(
             _Rows(ent, t, state, attr), shift, window_us
         )
         # Drop writes that change nothing, as HA's state machine does.
@@ -304,6 +340,9 @@ class StreamSet:
             & np.r_[False, state[1:] == state[:-1]]
             & np.r_[False, attr[1:] == attr[:-1]]
         )
+        if self.reports_wanted:
+            order = np.argsort(t[~keep], kind="stable")
+            self._reported = (ent[~keep][order], t[~keep][order])
         ent, t, state, attr = ent[keep], t[keep], state[keep], attr[keep]
         same_entity = same_entity[keep]
         # A row whose state differs from the entity's previous one is a change.
@@ -412,6 +451,35 @@ class StreamSet:
             np.insert(attr, at, new_attr[order]),
         )
 
+    def _apply_outages(
+        self, rows: _Rows, shift: int, window_us: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Drop what falls in HA's outages; write every state anew after each."""
+        ent, t, state, attr = rows
+        for start, end in self.outages:  # a handful per home
+            start_us, end_us = round(start * 1e6), round(end * 1e6)
+            if end_us <= 0 or start_us >= window_us:
+                continue
+            key = (ent << shift) | t
+            entities = np.unique(ent)
+            last = np.searchsorted(key, (entities << shift) | end_us) - 1
+            seen = last >= 0
+            seen[seen] = ent[last[seen]] == entities[seen]
+            real = seen
+            inside = (t >= start_us) & (t < end_us)
+            new_t = np.full(int(real.sum()), end_us, dtype=np.int64)
+            at = np.searchsorted(key[~inside], (entities[real] << shift) | end_us)
+            ent, t, state, attr = (
+                np.insert(ent[~inside], at, entities[real]),
+                np.insert(t[~inside], at, new_t),
+                np.insert(state[~inside], at, state[last[real]]),
+                np.insert(attr[~inside], at, attr[last[real]]),
+            )
+            if end_us >= window_us:
+                keep = t < window_us
+                ent, t, state, attr = ent[keep], t[keep], state[keep], attr[keep]
+        return ent, t, state, attr
+
     def _table(self, rows: _Rows, changed: np.ndarray, start_us: int) -> pa.Table:
         ent, updated, state, attr = rows
         entity_ids = pa.DictionaryArray.from_arrays(
@@ -445,6 +513,37 @@ class StreamSet:
             ],
             schema=EVENT_SCHEMA,
         )
+
+
+def _sorted(
+    ent: np.ndarray, t: np.ndarray, state: np.ndarray, attr: np.ndarray, shift: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the rows sorted by (entity, time), ties in the order added."""
+    key = (ent << shift) | t
+    if len(key) > 1 and (key[1:] < key[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        return ent[order], t[order], state[order], attr[order]
+    return ent, t, state, attr
+
+
+def _fill_reports(
+    ent: np.ndarray, t: np.ndarray, state: np.ndarray, attr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Give each re-report the state its entity shows then (drop any before one).
+
+    A filled re-report repeats the row before it, so the state machine's rule
+    (drop writes that change nothing) turns it into a report, not a row.
+    """
+    is_report = state == REPORT
+    if not is_report.any():
+        return ent, t, state, attr
+    last_real = np.maximum.accumulate(np.where(is_report, -1, np.arange(len(state))))
+    at = np.maximum(last_real, 0)
+    orphan = is_report & ((last_real < 0) | (ent[at] != ent))
+    state = np.where(is_report, state[at], state)
+    attr = np.where(is_report, attr[at], attr)
+    keep = ~orphan
+    return ent[keep], t[keep], state[keep], attr[keep]
 
 
 def _merge_intervals(
