@@ -311,6 +311,10 @@ def finish_device(
     if fault is not None and kind != "stuck_sensor":
         back = np.inf if fault.recovered is None else fault.recovered
         job.silent.append((np.array([fault.failure]), np.array([back])))
+    if "tamper" in device.roles:  # shut all along
+        activity.rows["tamper"] = with_initial(
+            (np.zeros(0), np.zeros(0, np.int64), None), "off"
+        )
     messages = union_sorted(activity.messages, checkins)
     quality = _quality(job, messages)
     drop = np.full(len(messages), 0.01 if wireless else 0.0)
@@ -324,10 +328,6 @@ def finish_device(
     kept &= ~_in_any(messages, job.silent)
     messages, quality = messages[kept], quality[kept]
     _drop_rows(job, lost)
-    if "tamper" in device.roles:
-        activity.rows["tamper"] = with_initial(
-            (np.zeros(0), np.zeros(0, np.int64), None), "off"
-        )
     if kind == "stuck_sensor":
         _stick(job)
     if kind == "flapping":
@@ -492,16 +492,18 @@ def _flap(job: _Device) -> None:
 #   rarely);
 # - half: Zigbee BatteryPercentageRemaining is in half-percent units (ZCL 0x0021),
 #   reported every few hours with a minimum change;
-# - fine: 1-point steps at every check-in, and now and then a point of noise
-#   (the chatty minority).
+# - fine: 1-point steps;
+# - chatty: 1-point steps with a point of noise at every check-in (the minority
+#   whose battery entity writes rows all the time).
 BATTERY_PROFILES = {
-    "z-wave": (("steps10", 0.45), ("threshold", 0.3), ("fine", 0.25)),
-    "zigbee": (("voltage", 0.5), ("half", 0.3), ("fine", 0.2)),
-    "other": (("fine", 0.5), ("steps10", 0.2), ("voltage", 0.3)),
+    "z-wave": (("steps10", 0.45), ("threshold", 0.3), ("fine", 0.2), ("chatty", 0.05)),
+    "zigbee": (("voltage", 0.5), ("half", 0.3), ("fine", 0.1), ("chatty", 0.1)),
+    "other": (("fine", 0.45), ("steps10", 0.2), ("voltage", 0.25), ("chatty", 0.1)),
 }
 # A battery's life in days (median, log-sd): alkaline and lithium primaries in
-# sensors last one to several years.
-LIFE_DAYS = {"coin": (420.0, 0.45), "cr123a": (700.0, 0.45), "alkaline": (550.0, 0.45)}
+# sensors last one to several years (vendor manuals: CR2032 in Aqara sensors
+# "up to 2 years", CR123A in Z-Wave multisensors 1-3 years).
+LIFE_DAYS = {"coin": (700.0, 0.45), "cr123a": (1000.0, 0.45), "alkaline": (800.0, 0.45)}
 
 
 def battery_profile(device: DevicePlan, rng: np.random.Generator) -> str:
@@ -519,7 +521,7 @@ def healthy_level(rng: np.random.Generator) -> float:
     """
     if rng.random() < 1 / 6:
         return 100.0
-    return float(3 + 97 * rng.beta(1.6, 1.0))
+    return float(2 + 98 * rng.beta(1.25, 1.0))
 
 
 def _reported(profile: str, level: np.ndarray, threshold: float) -> np.ndarray:
@@ -544,7 +546,7 @@ def _battery(job: _Device, reports: np.ndarray) -> None:
     rng = job.rng
     device = job.device
     profile = battery_profile(device, rng)
-    median, spread = LIFE_DAYS.get(device.model.battery or "alkaline", (550.0, 0.45))
+    median, spread = LIFE_DAYS.get(device.model.battery or "alkaline", (800.0, 0.45))
     drain = 100 / (median * float(np.exp(rng.normal(0, spread)))) / DAY  # % per s
     threshold = float(rng.uniform(8, 25))
     level = healthy_level(rng) - drain * reports
@@ -561,8 +563,8 @@ def _battery(job: _Device, reports: np.ndarray) -> None:
         if fault.recovered is not None:
             swap = fault.recovered
     level = np.where(reports >= swap, 100 - drain * (reports - swap), level)
-    if profile == "fine":
-        level = level + rng.normal(0, 0.35, len(reports))
+    if profile == "chatty":
+        level = level + rng.normal(0, 0.6, len(reports))
     values = _reported(profile, level, threshold)
     low = np.flatnonzero(values <= 0)
     if profile == "threshold" and len(low):

@@ -150,7 +150,7 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
         options.end_time,
         reports=reports,
         gaps=tuple(
-            (start + max(a, 0.0), start + min(b, world.window))
+            (start + round(max(a, 0.0) * 1e6) / 1e6, start + round(b * 1e6) / 1e6)
             for a, b in streams.outages
         ),
         recovered={

@@ -340,6 +340,9 @@ class StreamSet:
             & np.r_[False, state[1:] == state[:-1]]
             & np.r_[False, attr[1:] == attr[:-1]]
         )
+        if self._outages:  # HA back from an outage writes every state anew
+            back = [round(end * 1e6) for _, end in self.outages]
+            keep |= np.isin(t, back)
         if self.reports_wanted:
             order = np.argsort(t[~keep], kind="stable")
             self._reported = (ent[~keep][order], t[~keep][order])

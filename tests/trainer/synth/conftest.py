@@ -25,3 +25,10 @@ def week_homes() -> list[SyntheticHome]:
     """Return 24 homes of every type over a week, the default failure rate."""
     options = GeneratorOptions(homes=24, days=7, seed=7)
     return [generate_home(options, index) for index in range(options.homes)]
+
+
+@pytest.fixture(scope="session")
+def setup_homes() -> list[SyntheticHome]:
+    """Return 60 homes over 14 days: enough to measure how homes are set up."""
+    options = GeneratorOptions(homes=60, days=14, seed=11)
+    return [generate_home(options, index) for index in range(options.homes)]

@@ -203,3 +203,31 @@ def news_after(events: HomeEvents, device: Device, moment: float) -> list[str]:
         if fresh.any():
             news.append(entity.entity_id)
     return news
+
+
+def device_rows(events: HomeEvents, device: Device) -> tuple[np.ndarray, np.ndarray]:
+    """Return the times and states of all the device's entities, in time order."""
+    parts = [events.rows(entity.entity_id) for entity in device.entities]
+    times = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+    states = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    order = np.argsort(times, kind="stable")
+    return times[order], states[order]
+
+
+def longest_silence(events: HomeEvents, device: Device) -> float:
+    """Return the longest time (h) the device wrote no row, gaps left out."""
+    home = events.home
+    times, states = device_rows(events, device)
+    times = times[~np.isin(states, ["unavailable", "unknown"])]
+    edges = np.r_[home.start, times, home.end]
+    spans = np.diff(edges)
+    for start, end in home.gaps:
+        inside = np.minimum(edges[1:], end) - np.maximum(edges[:-1], start)
+        spans = spans - np.clip(inside, 0, None)
+    return float(spans.max() / HOUR)
+
+
+def unavailable_after(events: HomeEvents, device: Device, moment: float) -> bool:
+    """Return True when the device shows "unavailable" after `moment` (no restart)."""
+    times = dropouts(events, device)
+    return bool((times >= moment).any())

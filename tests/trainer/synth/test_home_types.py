@@ -82,9 +82,9 @@ def test_every_type_is_drawn(by_type: dict[str, list[Drawn]]) -> None:
 
 
 def test_floors_follow_the_type(by_type: dict[str, list[Drawn]]) -> None:
-    # Some users never define floors (designed 18 %; measured 13..27 % by type).
+    # Most users never define floors: HA added them late (designed 55 %).
     unrecorded = [not h.inventory.floors for homes in by_type.values() for h in homes]
-    assert 0.1 <= np.mean(unrecorded) <= 0.28
+    assert 0.4 <= np.mean(unrecorded) <= 0.7
     recorded = {
         name: [h for h in homes if h.inventory.floors]
         for name, homes in by_type.items()
@@ -249,7 +249,9 @@ FEATURES: dict[str, Callable[[Drawn], bool]] = {
     "solar_or_ev": lambda h: _kind(h, "solar") or _kind(h, "ev_charger"),
     "doorbell": lambda h: _kind(h, "doorbell"),
     "intercom": lambda h: _kind(h, "intercom"),
-    "mailbox": lambda h: h.has(lambda e: e.device_class == "opening"),
+    "mailbox": lambda h: h.has(
+        lambda e: e.device_class == "opening" and "mailbox" in e.entity_id
+    ),
     "conservatory": lambda h: has_area(h, "conservatory"),
 }
 

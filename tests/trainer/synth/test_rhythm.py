@@ -434,7 +434,8 @@ def test_temperatures_follow_the_weather(week_events: list[HomeEvents]) -> None:
     # apart on average (0.97-0.997 at other seeds). Indoors, heating holds the
     # rooms in the cold: 53 rooms, median 21.6 °C above the outdoors (18-21 at
     # other seeds).
-    assert len(outside) >= 3, outside
+    # (Devices without an area are not counted: fewer than before.)
+    assert len(outside) >= 2, outside
     assert min(c for c, _ in outside) >= 0.9, outside
     assert max(d for _, d in outside) <= 2.5, outside
     assert len(inside) >= 20
