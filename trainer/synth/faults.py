@@ -379,6 +379,8 @@ def _drop_rows(job: _Device, lost: np.ndarray) -> None:
     """Remove rows whose message was lost or that fall in a silence."""
     activity = job.activity
     silent = job.silent
+    if not len(lost) and not silent:
+        return
     for role, (times, keys, attrs) in list(activity.rows.items()):
         keep = ~(contains_sorted(lost, times) | _in_any(times, silent))
         activity.rows[role] = (
