@@ -99,6 +99,8 @@ def write_home(
         end=home.end,
         labels=home.labels,
         external=home.external,
+        reports=home.reports,
+        gaps=home.gaps,
         fmt=fmt,
     )
 

@@ -377,6 +377,8 @@ class Setup:
     groups: bool = False  # light groups as devices of their own
     tamper: float = 0.0  # share of Z-Wave sensors with a tamper entity enabled
     idle_plugs: float = 0.0  # share of metering plugs with nothing plugged in
+    hue_bridge: bool = False  # Philips Hue devices paired to a Hue bridge
+    thread_integration: str = "matter"  # or "homekit_controller"
 
 
 def draw_setup(rng: np.random.Generator) -> Setup:
@@ -400,6 +402,8 @@ def draw_setup(rng: np.random.Generator) -> Setup:
         groups=bool(rng.random() < 0.25),
         tamper=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.5 else 0.0,
         idle_plugs=float(rng.uniform(0.1, 0.5)) if rng.random() < 0.4 else 0.0,
+        hue_bridge=bool(rng.random() < 0.5),
+        thread_integration="matter" if rng.random() < 0.6 else "homekit_controller",
     )
 
 
@@ -436,6 +440,8 @@ class HomePlan:
 
     def inventory(self) -> Inventory:
         """Return HA's view of the home: floors, areas, devices, entities."""
+        links = [integration_of(self, plan.model) for plan in self.devices]
+        hubs = {domain for domain, hub in links if hub is not None}
         devices = tuple(
             Device(
                 plan.device_id,
@@ -446,9 +452,11 @@ class HomePlan:
                 plan.model.power_source,
                 None if plan.unassigned else plan.area.area_id,
                 tuple(self.entities[i] for i in self.device_entities[n]),
+                links[n][0],
+                links[n][1],
             )
             for n, plan in enumerate(self.devices)
-        )
+        ) + tuple(HUBS[hub] for hub in sorted(hubs))
         n_device_entities = sum(len(e) for e in self.device_entities)
         return Inventory(
             self.home_id,
@@ -458,6 +466,84 @@ class HomePlan:
             devices,
             tuple(self.entities[n_device_entities:]),
         )
+
+
+# Hubs and bridges are devices of their own in HA's registry; the devices they
+# serve name them as `via_device`. (HA domain, device id, name, manufacturer,
+# model, protocol.) They have no entities here (most are diagnostic, disabled).
+_HUB_SPECS = {
+    "zha": ("hub-zha", "Zigbee coordinator", "Texas Instruments", "CC2652", "zigbee"),
+    "mqtt": ("hub-z2m", "Zigbee2MQTT Bridge", "Zigbee2MQTT", "Bridge", "zigbee"),
+    "zwave_js": ("hub-zwave", "Z-Wave controller", "Zooz", "ZST39", "z-wave"),
+    "hue": ("hub-hue", "Hue Bridge", "Signify", "BSB002", "ethernet"),
+    "lutron_caseta": ("hub-lutron", "Smart Bridge", "Lutron", "L-BDG2", "ethernet"),
+}
+HUBS = {
+    domain: Device(hub_id, name, maker, model, protocol, "mains", None, (), domain)
+    for domain, (hub_id, name, maker, model, protocol) in _HUB_SPECS.items()
+}
+# The HA integration of a Wi-Fi, Bluetooth, cloud or wired device, by maker.
+MAKER_DOMAINS = {
+    "Shelly": "shelly",
+    "TP-Link": "tplink",
+    "WiZ": "wiz",
+    "LIFX": "lifx",
+    "Sonoff": "sonoff",
+    "Sonos": "sonos",
+    "Samsung": "samsungtv",
+    "LG": "webostv",
+    "Apple": "apple_tv",
+    "Google": "nest",
+    "ecobee": "ecobee",
+    "Roborock": "roborock",
+    "iRobot": "roomba",
+    "Ecovacs": "ecovacs",
+    "Ring": "ring",
+    "Daikin": "daikin",
+    "Mitsubishi Electric": "melcloud",
+    "Sensibo": "sensibo",
+    "Xiaomi": "xiaomi_ble",
+    "SwitchBot": "switchbot",
+    "Govee": "govee_ble",
+    "Nuki": "nuki",
+    "tado": "tado",
+    "Netatmo": "netatmo",
+    "Husqvarna": "husqvarna_automower",
+    "Reolink": "reolink",
+    "SolarEdge": "solaredge",
+    "Enphase": "enphase_envoy",
+    "Fronius": "fronius",
+    "Pentair": "screenlogic",
+    "Rachio": "rachio",
+    "Chamberlain": "ratgdo",
+    "Easee": "easee",
+    "Wallbox": "wallbox",
+    "Tesla": "tesla_wall_connector",
+    "HomeWizard": "homewizard",
+    "Emporia": "emporia_vue",
+    "Worx": "landroid_cloud",
+    "Meross": "meross_lan",
+    "Gardena": "gardena_bluetooth",
+}
+
+
+def integration_of(plan: HomePlan, model: Model) -> tuple[str, str | None]:
+    """Return (HA domain of the config entry, id of its hub device or None)."""
+    protocol = model.protocol
+    if protocol == "zigbee":
+        domain = "mqtt" if plan.zigbee_stack == "z2m" else "zha"
+        if "hue" in model.features and plan.setup.hue_bridge:
+            domain = "hue"
+    elif protocol == "z-wave":
+        domain = "zwave_js"
+    elif model.manufacturer == "Lutron":
+        domain = "lutron_caseta"
+    else:
+        domain = {"unknown": "group", "thread": plan.setup.thread_integration}.get(
+            protocol,
+            MAKER_DOMAINS.get(model.manufacturer, slugify(model.manufacturer)),
+        )
+    return domain, HUBS[domain].device_id if domain in HUBS else None
 
 
 def slugify(text: str) -> str:

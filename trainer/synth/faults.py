@@ -150,7 +150,14 @@ def plan_failures(
 def labels_of(faults: dict[str, Fault], start: float) -> tuple[Failure, ...]:
     """Return the failure labels (POSIX times) of planned faults."""
     return tuple(
-        Failure(device_id, fault.kind, start + fault.onset, start + fault.failure)
+        Failure(
+            device_id,
+            fault.kind,
+            start + fault.onset,
+            start + fault.failure,
+            None if fault.recovered is None else start + float(fault.recovered),
+            "ground_truth",
+        )
         for device_id, fault in sorted(faults.items())
     )
 
@@ -565,6 +572,8 @@ def _battery(job: _Device, reports: np.ndarray) -> None:
         if fault.recovered is not None:
             swap = fault.recovered
     level = np.where(reports >= swap, 100 - drain * (reports - swap), level)
+    if 0 <= swap < job.window:
+        job.warnings.append(("battery_replaced", float(swap)))
     if profile == "chatty":
         level = level + rng.normal(0, 0.6, len(reports))
     values = _reported(profile, level, threshold)

@@ -7,12 +7,12 @@ home type and the label noise have streams of their own, and so do the failure
 plan and every device, so that changing the failure rate does not move a light.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from homeiq_core.dataset import Inventory, Labels
+from homeiq_core.dataset import DeviceWarning, Inventory, Labels, ReportColumns
 from homeiq_trainer.dataset import ExternalColumns, external_table
 
 from .archetypes import CONFUSABLE, AreaPlan, HomePlan, plan_home
@@ -58,11 +58,9 @@ class SyntheticHome:
     external: pa.Table
     start: float
     end: float
-    # HA's state_reported re-reports (entity ids, POSIX s), or None: not kept
-    reports: tuple[np.ndarray, np.ndarray] | None = None
+    # HA's state_reported re-reports, or None: not kept (a recorder conversion)
+    reports: ReportColumns | None = None
     gaps: tuple[tuple[float, float], ...] = ()  # HA down: nothing recorded (POSIX s)
-    recovered: dict[str, float] = field(default_factory=dict)  # device -> POSIX s
-    warnings: tuple[tuple[str, str, float], ...] = ()  # (device, kind, POSIX s)
 
 
 def home_id(index: int) -> str:
@@ -136,11 +134,13 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
     events = streams.finish(round(start * 1e6))
     times, names, values = external_series(rng, grid, world.weather, plan.region)
     external = external_table(ExternalColumns(start + times, names, values))
-    labels = Labels(label, true_type, labels_of(faults, start))
+    warnings = tuple(DeviceWarning(*w) for w in sorted(warnings))
+    labels = Labels(label, true_type, labels_of(faults, start), warnings)
     reports = None
     if plan.setup.reports:
         entities, micros = streams.reports()
-        reports = (np.array(entity_ids, dtype=object)[entities], start + micros / 1e6)
+        names = np.array(entity_ids, dtype=object)[entities]
+        reports = ReportColumns(names, start + micros / 1e6)
     return SyntheticHome(
         plan.inventory(),
         labels,
@@ -153,12 +153,6 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
             (start + round(max(a, 0.0) * 1e6) / 1e6, start + round(b * 1e6) / 1e6)
             for a, b in streams.outages
         ),
-        recovered={
-            device_id: start + float(fault.recovered)
-            for device_id, fault in faults.items()
-            if fault.recovered is not None
-        },
-        warnings=tuple(sorted(warnings)),
     )
 
 

@@ -62,7 +62,7 @@ def _healthy(homes: list[HomeEvents]) -> list[tuple[HomeEvents, Device]]:
         out += [
             (events, d)
             for d in events.home.inventory.devices
-            if d.device_id not in failing and d.protocol != "unknown"
+            if d.device_id not in failing and d.protocol != "unknown" and d.entities
         ]
     return out
 
@@ -108,10 +108,9 @@ def test_labels_are_consistent(fault_homes: list[HomeEvents]) -> None:
             assert failure.onset <= failure.failure_time
             if failure.kind == "sudden_death":
                 assert failure.onset == failure.failure_time
-            recovered = home.recovered.get(failure.device_id)
-            if recovered is not None:
-                assert recovered > failure.failure_time
-        assert set(home.recovered) <= seen
+            if failure.recovered is not None:
+                assert failure.recovered > failure.failure_time
+            assert failure.provenance == "ground_truth"
 
 
 def test_failures_are_placed_independently_of_the_window(
@@ -154,7 +153,7 @@ def test_dropouts_mostly_recover(fault_homes: list[HomeEvents]) -> None:
         ("sudden_death", 0.0, 0.0),
     ):
         cases = _failures(fault_homes, kind)
-        back = [f.device_id in e.home.recovered for e, f, _ in cases]
+        back = [f.recovered is not None for _, f, _ in cases]
         assert low <= np.mean(back) <= high, (kind, np.mean(back))
 
 
@@ -237,7 +236,7 @@ def test_dead_devices_often_stay_available(fault_homes: list[HomeEvents]) -> Non
     for kind in ("battery_depletion", "sudden_death", "intermittent_dropout"):
         for events, failure, device in _failures(fault_homes, kind):
             home = events.home
-            back = home.recovered.get(device.device_id, np.inf)
+            back = failure.recovered or np.inf
             if failure.failure_time < home.end - 2 * DAY and back > home.end:
                 dead += 1
                 available += not unavailable_after(events, device, failure.failure_time)
@@ -248,8 +247,7 @@ def test_dead_devices_often_stay_available(fault_homes: list[HomeEvents]) -> Non
 def test_nothing_new_after_failure(fault_homes: list[HomeEvents]) -> None:
     for kind in FAILURE_KINDS:
         for events, failure, device in _failures(fault_homes, kind):
-            back = events.home.recovered.get(device.device_id)
-            if kind == "stuck_sensor" or back is not None:
+            if kind == "stuck_sensor" or failure.recovered is not None:
                 continue
             if events.home.start < failure.failure_time < events.home.end:
                 assert news_after(events, device, failure.failure_time) == []

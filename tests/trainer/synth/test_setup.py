@@ -37,7 +37,8 @@ def test_homes_are_set_up_sparsely(setup_homes: list[SyntheticHome]) -> None:
     )
     assert 0.1 < radio < 0.6  # most homes leave them disabled
     no_area = _share(
-        setup_homes, lambda h: any(d.area_id is None for d in h.inventory.devices)
+        setup_homes,
+        lambda h: any(d.area_id is None and d.entities for d in h.inventory.devices),
     )
     assert 0.2 < no_area < 0.7
     battery = [
@@ -82,7 +83,7 @@ def test_outages_record_nothing(setup_homes: list[SyntheticHome]) -> None:
             assert home.start <= start < end <= home.end
             assert not ((times >= start) & (times < end - 1e-3)).any()
             if home.reports is not None:
-                rep = home.reports[1]
+                rep = home.reports.time
                 assert not ((rep >= start) & (rep < end - 1e-3)).any()
             if end < home.end:  # HA writes every state anew when it is back
                 assert (np.abs(times - end) < 1e-3).sum() > 5
@@ -92,7 +93,7 @@ def test_some_homes_keep_reports(setup_homes: list[SyntheticHome]) -> None:
     kept = [h for h in setup_homes if h.reports is not None]
     assert 0.1 < len(kept) / len(setup_homes) < 0.55
     for home in kept:
-        entities, times = home.reports
+        entities, times = home.reports.entity_id, home.reports.time
         assert len(times) > 100
         assert np.all(np.diff(times) >= 0)
         assert np.all((times >= home.start) & (times < home.end))
@@ -102,15 +103,34 @@ def test_some_homes_keep_reports(setup_homes: list[SyntheticHome]) -> None:
         assert set(entities.tolist()) <= known
 
 
-def test_warnings_are_low_battery_codes(setup_homes: list[SyntheticHome]) -> None:
-    warnings = [w for h in setup_homes for w in h.warnings]
-    assert warnings
+def test_warnings_are_battery_codes_and_swaps(
+    setup_homes: list[SyntheticHome],
+) -> None:
+    kinds = {w.kind for h in setup_homes for w in h.labels.warnings}
+    assert kinds == {"low_battery_code", "battery_replaced"}
     for home in setup_homes:
         devices = {d.device_id for d in home.inventory.devices}
-        for device_id, kind, time in home.warnings:
-            assert device_id in devices
-            assert kind == "low_battery_code"
-            assert home.start <= time < home.end
+        for warning in home.labels.warnings:
+            assert warning.device_id in devices
+            assert home.start <= warning.time < home.end
+
+
+def test_devices_name_their_integration_and_hub(
+    setup_homes: list[SyntheticHome],
+) -> None:
+    domains = set()
+    for home in setup_homes:
+        devices = {d.device_id: d for d in home.inventory.devices}
+        for device in devices.values():
+            assert device.integration
+            domains.add(device.integration)
+            if device.protocol in {"zigbee", "z-wave"} and device.via_device is None:
+                assert device.device_id.startswith("hub-")
+            if device.via_device is not None:
+                hub = devices[device.via_device]
+                assert hub.integration == device.integration
+                assert hub.via_device is None
+    assert {"zha", "mqtt", "zwave_js", "hue", "group"} <= domains
 
 
 def _streams(reports: bool = True) -> StreamSet:
