@@ -94,10 +94,28 @@ def _silence(
     return float(spans.max()) if len(spans) else end - start
 
 
-def _unavailable_share(times: np.ndarray, states: np.ndarray, end: float) -> float:
+def _restarts(
+    rows: dict[str, tuple[np.ndarray, ...]], entity_ids: list[str]
+) -> np.ndarray:
+    """Return the seconds at which most device entities went unavailable at once."""
+    stamps = [
+        np.unique(np.round(rows[e][0][rows[e][1] == "unavailable"]))
+        for e in entity_ids
+        if e in rows
+    ]
+    if not stamps:
+        return np.zeros(0)
+    values, counts = np.unique(np.concatenate(stamps), return_counts=True)
+    return values[counts > 0.5 * len(stamps)]
+
+
+def _unavailable_share(
+    times: np.ndarray, states: np.ndarray, end: float, restarts: np.ndarray
+) -> float:
+    """Return the share of time unavailable, HA's own restarts left out."""
     if not len(times):
         return 0.0
-    dead = np.isin(states, list(DEAD))
+    dead = np.isin(states, list(DEAD)) & ~np.isin(np.round(times), restarts)
     lengths = np.diff(np.r_[times, end])
     total = end - times[0]
     return float(lengths[dead].sum() / total) if total > 0 else 0.0
@@ -152,6 +170,7 @@ def _device_stats(
     gaps: list[tuple[float, float]],
     *,
     failing: bool,
+    restarts: np.ndarray,
 ) -> DeviceStats:
     start, end = window
     days = _watched(start, end, gaps) / DAY
@@ -165,7 +184,7 @@ def _device_stats(
         live = ~np.isin(states, list(DEAD))
         alive.append(times[live])
         alive.append(reports.get(entity.entity_id, (np.zeros(0),))[0])
-        unavailable.append(_unavailable_share(times, states, end))
+        unavailable.append(_unavailable_share(times, states, end, restarts))
         if entity.device_class == "battery" and battery is None:
             battery = _numbers(states[live]), times[live]
         if entity.domain == "binary_sensor":
@@ -239,7 +258,10 @@ def home_stats(home) -> HomeStats:
         gap_hours=sum(b - a for a, b in gaps) / HOUR,
         has_reports=bool(reports),
     )
+    restarts = _restarts(rows, [e.entity_id for e in entities])
     for device in devices:
+        if not device.entities:  # a hub or bridge: nothing a model reads
+            continue
         stats.devices.append(
             _device_stats(
                 device,
@@ -248,6 +270,7 @@ def home_stats(home) -> HomeStats:
                 (start, end),
                 gaps,
                 failing=device.device_id in failing,
+                restarts=restarts,
             )
         )
     return stats
