@@ -401,7 +401,7 @@ def climate_sensor(world: World, device: DevicePlan) -> Activity:
     """Simulate a temperature/humidity sensor: reports on change and periodically."""
     rng = world.rng
     area = device.area
-    candidate = rng.uniform(90, 300)
+    candidate = rng.uniform(150, 420)  # when a change may be sent (s)
     times = periodic(rng, world.window, candidate, 0.2)
     temp = world.at_step(world.area_temperature(area), times)
     humid = humidity(world, area, times, temp)
@@ -565,7 +565,7 @@ def plug(world: World, device: DevicePlan) -> Activity:
         activity.rows["main"] = binary_rows(*merge_intervals(*switch))
     messages = [activity.rows["main"][0]]
     if "power" in device.roles:
-        candidate = rng.uniform(60, 180)
+        candidate = rng.uniform(90, 240)
         times = periodic(rng, world.window, candidate, 0.2)
         on = within(times, starts, ends)
         watts = np.where(on, running * rng.lognormal(0, 0.05, len(times)), standby)

@@ -124,6 +124,7 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
     )
     start = options.start_time
     warnings = []
+    _restarts(rng, world, streams, plan)
     for number, device in enumerate(plan.devices):
         activity = simulate_device(world, device)
         finished = finish_device(
@@ -136,7 +137,6 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
         )
         warnings += [(device.device_id, k, start + t) for k, t in finished.warnings]
     _deviceless(world, streams)
-    _restarts(rng, world, streams, plan)
     _outages(_rng(options, index, 5), world, streams)
     events = streams.finish(round(start * 1e6))
     times, names, values = external_series(rng, grid, world.weather, plan.region)
@@ -393,4 +393,4 @@ def _restarts(
     starts = np.sort(rng.uniform(0, world.window, count))
     ends = starts + rng.uniform(40, 180, count)
     n_device_entities = sum(len(e) for e in plan.device_entities)
-    streams.unavailable(np.arange(n_device_entities), starts, ends, restart=True)
+    streams.restarts(np.arange(n_device_entities), starts, ends)

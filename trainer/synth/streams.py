@@ -246,10 +246,21 @@ class StreamSet:
         default_factory=list
     )
     reports_wanted: bool = False  # keep the re-reports (an integration's export)
+    _restart_ends: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _outages: list[tuple[float, float]] = field(default_factory=list)
     _reported: tuple[np.ndarray, np.ndarray] = field(
         default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int64))
     )
+
+    def restarts(
+        self, entities: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    ) -> None:
+        """Record HA's restarts (before any row is added): `entities` go away.
+
+        Entities that do not restore their state read "unknown" after each.
+        """
+        self.unavailable(entities, starts, ends, restart=True)
+        self._restart_ends = np.sort(np.asarray(ends, dtype=np.float64))
 
     def report(self, entity: int, times: np.ndarray) -> None:
         """Add re-reports of `entity`'s current state (no row unless it changed)."""
@@ -286,14 +297,35 @@ class StreamSet:
         n = len(times)
         if not n:
             return
-        self._ents.append(np.full(n, entity, dtype=np.int64))
-        self._times.append(np.asarray(times, dtype=np.float64))
-        self._states.append(np.asarray(states, dtype=np.int64))
-        self._attrs.append(
+        times = np.asarray(times, dtype=np.float64)
+        states = np.asarray(states, dtype=np.int64)
+        attrs = (
             np.full(n, NO_ATTRIBUTES, dtype=np.int64)
             if attributes is None
             else np.asarray(attributes, dtype=np.int64)
         )
+        # A write that repeats the one before it changes nothing: HA keeps it as
+        # a re-report at most, so it goes now rather than through all that
+        # follows. Only the first write after a restart is kept: it replaces
+        # the "unknown" that a restart leaves.
+        repeat = np.empty(n, dtype=bool)
+        repeat[0] = False
+        np.equal(states[1:], states[:-1], out=repeat[1:])
+        if attributes is not None:
+            repeat[1:] &= attrs[1:] == attrs[:-1]
+        if self.restores_unknown[entity] and len(self._restart_ends):
+            first = np.searchsorted(times, self._restart_ends)
+            repeat[first[first < n]] = False
+        if self.reports_wanted:
+            states = np.where(repeat, REPORT, states)
+        elif repeat.any():
+            keep = ~repeat
+            times, states, attrs = times[keep], states[keep], attrs[keep]
+            n = len(times)
+        self._ents.append(np.full(n, entity, dtype=np.int64))
+        self._times.append(times)
+        self._states.append(states)
+        self._attrs.append(attrs)
 
     def unavailable(
         self,
