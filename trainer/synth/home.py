@@ -15,7 +15,7 @@ import pyarrow as pa
 from homeiq_core.dataset import DeviceWarning, Inventory, Labels, ReportColumns
 from homeiq_trainer.dataset import ExternalColumns, external_table
 
-from .archetypes import CONFUSABLE, AreaPlan, HomePlan, plan_home
+from .archetypes import CONFUSABLE, AreaPlan, HomePlan, integration_of, plan_home
 from .clock import TimeGrid, make_grid
 from .devices import (
     DAY,
@@ -137,6 +137,7 @@ def generate_home(options: GeneratorOptions, index: int) -> SyntheticHome:
         )
         warnings += [(device.device_id, k, start + t) for k, t in finished.warnings]
     _deviceless(world, streams)
+    _hub_outages(_rng(options, index, 6), world, streams)
     _outages(_rng(options, index, 5), world, streams)
     events = streams.finish(round(start * 1e6))
     times, names, values = external_series(rng, grid, world.weather, plan.region)
@@ -383,6 +384,28 @@ def _outages(rng: np.random.Generator, world: World, streams: StreamSet) -> None
         )
         begin = float(rng.uniform(0, world.window - min(length, world.window / 2)))
         streams.outage(begin, min(begin + length, world.window))
+
+
+def _hub_outages(rng: np.random.Generator, world: World, streams: StreamSet) -> None:
+    """Take a hub or bridge down for hours: its devices show "unavailable".
+
+    A Zigbee stick unplugged, Zigbee2MQTT or Z-Wave JS stopped after an update:
+    HA notices the bridge and marks what it serves unavailable.
+    """
+    plan = world.plan
+    served: dict[str, list[int]] = {}
+    for number, device in enumerate(plan.devices):
+        domain, hub = integration_of(plan, device.model)
+        if hub is not None:
+            served.setdefault(domain, []).extend(plan.device_entities[number])
+    if not served or rng.random() >= 0.2 * world.window / (30 * DAY):
+        return
+    domains = sorted(served)
+    domain = domains[int(rng.integers(len(domains)))]
+    begin = rng.uniform(0, world.window)
+    length = float(np.clip(rng.lognormal(np.log(3 * HOUR), 1.0), 0.25 * HOUR, 3 * DAY))
+    entities = np.array(sorted(served[domain]))
+    streams.unavailable(entities, np.array([begin]), np.array([begin + length]))
 
 
 def _restarts(
