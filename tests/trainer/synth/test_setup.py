@@ -179,3 +179,12 @@ def test_an_outage_drops_rows_and_rewrites_states_after() -> None:
     ]
     assert (streams.reports()[1] / 1e6).tolist() == [70.0]
     assert WORD["off"] >= 0
+
+
+def test_an_outage_outside_the_window_changes_nothing() -> None:
+    streams = _streams()
+    streams.add(0, np.array([1.0, 20.0]), word_keys("on", 1).repeat(2))
+    streams.outage(150.0, 200.0)
+    table = streams.finish(0)
+    assert table.num_rows == 1
+    assert (streams.reports()[1] / 1e6).tolist() == [20.0]
