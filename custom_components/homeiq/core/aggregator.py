@@ -432,9 +432,10 @@ class TelemetryAggregator:
         if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
             # A new report (`_burst`, inlined: this is the hot path).
             dev.reports += 1
-            gap = timestamp - dev.burst_at - (self._gap_clock - dev.burst_clock)  # type: ignore[operator]
+            clock = self._gap_clock
+            gap = timestamp - dev.burst_at - (clock - dev.burst_clock)  # type: ignore[operator]
             dev.burst_at = timestamp
-            dev.burst_clock = self._gap_clock
+            dev.burst_clock = clock
             if gap != _INF:
                 dev.interval_n += 1
                 dev.interval_sum += gap
