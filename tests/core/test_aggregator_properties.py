@@ -212,3 +212,75 @@ def test_a_busy_day_costs_no_more_memory_than_a_quiet_one() -> None:
     assert busy.to_json()["home"]["events"] == 4000 * len(KNOWN)
     assert _live_state_size(busy) <= _live_state_size(quiet) + SLACK
     assert 4000 * len(KNOWN) > SLACK  # a byte kept per event would exceed the slack
+
+
+# --- format v2: re-reports and gaps mixed in ------------------------------------------
+
+calls = st.lists(
+    st.tuples(
+        st.sampled_from(["record", "record", "report", "gap"]),
+        entity_ids,
+        states,
+        attributes,
+        steps,
+        st.one_of(
+            st.floats(min_value=-3600.0, max_value=4 * 86400.0),
+            st.sampled_from([math.nan, None, "later"]),
+        ),
+    ),
+    max_size=60,
+)
+
+
+def _call(aggregator: TelemetryAggregator, call: tuple) -> bool:
+    kind, entity_id, state, attrs, moment, length = call
+    if kind == "record":
+        return aggregator.record(entity_id, state, attrs, moment)
+    if kind == "report":
+        return aggregator.report(entity_id, moment)
+    end = moment + length if isinstance(length, float) else length
+    if isinstance(moment, float) and not isinstance(end, float):
+        end = length
+    return aggregator.mark_gap(moment, end)
+
+
+def _timed(stream: list) -> list[tuple]:
+    """Give each call a time: the running clock, or its odd step as it is."""
+    out = []
+    t = BASE
+    for kind, entity_id, state, attrs, step, length in stream:
+        if isinstance(step, float) and math.isfinite(step):
+            t += step
+            moment: object = t
+        else:
+            moment = step
+        out.append((kind, entity_id, state, attrs, moment, length))
+    return out
+
+
+@SETTINGS
+@given(calls, st.integers(min_value=0, max_value=60))
+def test_reports_and_gaps_never_raise_and_survive_a_restart(
+    stream: list, cut: int
+) -> None:
+    timed = _timed(stream)
+    whole = TelemetryAggregator(INVENTORY)
+    for call in timed:
+        assert isinstance(_call(whole, call), bool)
+    first = TelemetryAggregator(INVENTORY)
+    for call in timed[:cut]:
+        _call(first, call)
+    saved = json.loads(json.dumps(first.to_json(), allow_nan=False))
+    second = TelemetryAggregator.from_json(INVENTORY, saved)
+    for call in timed[cut:]:
+        _call(second, call)
+    whole.advance_to(BASE + 10 * 86400)
+    second.advance_to(BASE + 10 * 86400)
+    assert second.history == whole.history
+    assert second.to_json() == whole.to_json()
+    for rollup in whole.history:
+        assert 0 <= rollup.observed_s <= rollup.end - rollup.start
+        assert 0 <= rollup.gap_s <= rollup.end - rollup.start
+        assert not np.isinf(rollup.values).any()
+        carried = rollup.values[:, DEVICE_FIELDS.index("silence_s")]
+        assert (np.nan_to_num(carried, nan=0.0) >= 0).all()

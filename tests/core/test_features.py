@@ -9,13 +9,15 @@ import pytest
 from homeiq_core.aggregator import TelemetryAggregator
 from homeiq_core.dataset import PROTOCOLS, Area, Entity, Floor, Inventory
 from homeiq_core.features import (
+    DEVICE_KINDS,
     DEVICE_SCHEMA,
     HOME_SCHEMA,
-    WINDOW_DAYS,
+    LONG_WINDOW_DAYS,
     FeatureSchema,
     FeatureSpec,
     device_feature_rows,
     device_features,
+    device_kind,
     home_feature_rows,
     home_features,
 )
@@ -143,6 +145,17 @@ EXPECTED: list[tuple[str, str, float]] = [
     ("plug", "entities", 4),
     ("climate", "numeric_entities", 3),
     ("door", "numeric_entities", 0),
+    # kinds, from the entities alone
+    ("climate", "kind_climate_sensor", 1),
+    ("door", "kind_contact", 1),
+    ("plug", "kind_plug", 1),
+    ("new", "kind_light", 1),
+    *(
+        ("climate", f"kind_{kind}", 0)
+        for kind in ("motion", "leak_smoke", "thermostat", "lock", "cover")
+    ),
+    ("climate", "kind_button", 0),
+    ("climate", "kind_other", 0),
     # coverage
     ("climate", "observed_days_14d", 14),
     ("new", "observed_days_14d", 0),  # not in the home's rollups (yet)
@@ -151,6 +164,23 @@ EXPECTED: list[tuple[str, str, float]] = [
     ("climate", "silence_h", 1),  # last report 23:00
     ("plug", "silence_h", 1),
     ("door", "silence_h", NAN),
+    # heartbeat and the device's own rhythm
+    ("climate", "reports_visible", 0),  # replayed without a re-report stream
+    ("climate", "heartbeat_visible_14d", 1),  # its repeated values
+    ("door", "heartbeat_visible_14d", 0),
+    ("climate", "reported_7d", 0),
+    ("new", "reported_7d", NAN),
+    # every gap is 1 h: all in the [1 h, 2 h) bin, read log-linearly
+    ("climate", "interval_p50_h", 2**0.5),
+    ("climate", "interval_p95_h", 2**0.95),
+    ("door", "interval_p50_h", NAN),
+    ("climate", "silence_ratio_p50", 2**-0.5),
+    ("climate", "silence_ratio_p95", 2**-0.95),
+    ("door", "silence_ratio_p95", NAN),
+    ("climate", "unchanged_h", 23),  # 25 °C since 00:00, still reported at 23:00
+    ("flat", "unchanged_h", 13 * 24),
+    ("step", "unchanged_h", 0.5 / 3600),  # stepped at 06:00, battery 0.5 s later
+    ("door", "unchanged_h", NAN),
     # reports and their gaps: 24 hourly bursts a day, 26 events
     ("climate", "reports_1d", 24),
     ("climate", "reports_7d", 24),
@@ -193,6 +223,12 @@ EXPECTED: list[tuple[str, str, float]] = [
     ("plug", "flaps_7d", 1),
     ("plug", "flap_frac_7d", 0.25),
     ("climate", "flaps_7d", 0),
+    ("plug", "binary_flaps_1d", 1),
+    ("plug", "binary_flaps_7d", 1),
+    ("plug", "binary_flap_frac_7d", 0.25),
+    ("plug", "binary_flaps_ratio_1d", 1),  # as many as on the days before
+    ("climate", "binary_flap_frac_7d", NAN),
+    ("new", "binary_flaps_ratio_1d", NAN),
     # frozen values
     ("climate", "frozen_max_1d", 23),
     ("climate", "frozen_max_7d", 23),
@@ -224,6 +260,18 @@ EXPECTED: list[tuple[str, str, float]] = [
     ("door", "battery_days_left", NAN),
     ("climate", "battery_reports_7d", 1),
     ("door", "battery_reports_7d", 0),
+    ("climate", "battery_level", 74),
+    ("step", "battery_level", 90),
+    ("door", "battery_level", NAN),
+    ("climate", "battery_stale_h", 12 - 0.5 / 3600),  # read at 12:00:00.5
+    ("door", "battery_stale_h", NAN),
+    ("climate", "battery_levels_180d", 14),
+    ("step", "battery_levels_180d", 1),
+    ("climate", "battery_step", 2),
+    ("step", "battery_step", NAN),
+    ("climate", "battery_slope_180d", -2),
+    ("step", "battery_slope_180d", 0),
+    ("door", "battery_slope_180d", NAN),
     # link
     ("climate", "lqi_mean_1d", 135),
     ("climate", "lqi_mean_7d", 150),
@@ -277,13 +325,59 @@ def test_rows_per_day_equal_features_as_of_each_day(rollups: tuple) -> None:
 
 
 def test_only_the_last_window_of_days_is_read(rollups: tuple) -> None:
-    # Fourteen more copies of old days in front change nothing.
-    longer = (*rollups[:WINDOW_DAYS], *rollups)
+    # Days in front of the last LONG_WINDOW_DAYS change nothing.
+    window = (*rollups, *rollups)
+    assert len(window) == LONG_WINDOW_DAYS
     assert np.array_equal(
-        device_features(INVENTORY, longer),
-        device_features(INVENTORY, rollups),
+        device_features(INVENTORY, (*rollups[:5], *window)),
+        device_features(INVENTORY, window),
         equal_nan=True,
     )
+
+
+KINDS = [
+    ("motion", [Entity("binary_sensor.x", "binary_sensor", "occupancy")]),
+    ("contact", [Entity("binary_sensor.x", "binary_sensor", "window")]),
+    (
+        "leak_smoke",
+        [
+            Entity("binary_sensor.x", "binary_sensor", "moisture"),
+            Entity("sensor.x_t", "sensor", "temperature", "°C"),
+        ],
+    ),
+    ("climate_sensor", [Entity("sensor.x_h", "sensor", "humidity", "%")]),
+    (
+        "thermostat",
+        [Entity("climate.x", "climate"), Entity("sensor.x_t", "sensor", "temperature")],
+    ),
+    ("plug", [Entity("switch.x", "switch"), Entity("sensor.x_w", "sensor", "power")]),
+    ("light", [Entity("light.x", "light")]),
+    ("lock", [Entity("lock.x", "lock"), Entity("sensor.x_b", "sensor", "battery")]),
+    ("cover", [Entity("cover.x", "cover")]),
+    ("button", [Entity("event.x", "event")]),
+    ("button", [Entity("sensor.remote_action", "sensor")]),
+    (
+        "motion",  # a motion sensor that also measures temperature
+        [
+            Entity("binary_sensor.x", "binary_sensor", "motion"),
+            Entity("sensor.x_t", "sensor", "temperature", "°C"),
+        ],
+    ),
+    ("other", [Entity("media_player.x", "media_player")]),
+    ("other", []),
+]
+
+
+@pytest.mark.parametrize(("kind", "entities"), KINDS)
+def test_device_kinds_come_from_the_entities(kind: str, entities: list) -> None:
+    assert device_kind(device("x", *entities)) == kind
+    row = device_features(Inventory("h", "UTC", devices=(device("x", *entities),)), ())
+    flags = [row[0, DEVICE_SCHEMA.index(f"kind_{k}")] for k in DEVICE_KINDS]
+    assert flags == [float(k == kind) for k in DEVICE_KINDS]
+
+
+def test_every_kind_is_tried() -> None:
+    assert {kind for kind, _ in KINDS} == set(DEVICE_KINDS)
 
 
 def test_features_without_rollups_keep_the_inventory_part() -> None:

@@ -19,10 +19,13 @@ from homeiq_core.dataset import (
     Entity,
     Event,
     EventColumns,
+    ReportColumns,
+    in_gaps,
     read_events_jsonl,
     write_events_jsonl,
 )
 from homeiq_core.features import (
+    DEVICE_SCHEMA,
     device_feature_rows,
     device_features,
     home_feature_rows,
@@ -260,3 +263,95 @@ def test_odd_input_is_handled_the_same_live_and_in_batch(stream: list[Event]) ->
         assert totals[name] > 0, name
     assert totals["bad_entity_id"] > 0
     assert totals["bad_time"] > 0
+
+
+# --- format version 2: re-reports and gaps ------------------------------------------
+
+GAPS = (
+    (at("2026-03-24 22:00", ZONE), at("2026-03-25 03:30", ZONE)),  # across midnight
+    (at("2026-03-29 01:30", ZONE), at("2026-03-30 12:00", ZONE)),  # and a DST shift
+)
+
+
+def _with_reports_and_gaps(
+    stream: list[Event], seed: int = 3
+) -> tuple[list[Event], ReportColumns]:
+    """Return the stream without what falls in GAPS, and re-reports of its states."""
+    rng = random.Random(seed)
+    kept = [e for e in stream if in_gaps(np.array([e.last_updated]), GAPS) is None]
+    reports = []
+    for event in kept:
+        if rng.random() < 0.3:  # re-reported unchanged some time later
+            reports.append((event.entity_id, event.last_updated + rng.uniform(0, 3600)))
+        if rng.random() < 0.02:  # at the very same time
+            reports.append((event.entity_id, event.last_updated))
+    reports.sort(key=lambda report: report[1])
+    times = np.array([t for _, t in reports])
+    outside = in_gaps(times, GAPS)
+    keep = np.ones(len(reports), bool) if outside is None else ~outside
+    keep &= times < END
+    return kept, ReportColumns(
+        np.array([r[0] for r in reports], dtype=object)[keep],
+        np.round(times[keep] * 1e6) / 1e6,
+    )
+
+
+def _live_v2(
+    events: list[Event], reports: ReportColumns, restart_every: int
+) -> tuple[tuple, np.ndarray]:
+    """Feed events, reports and gaps one call at a time, in time order."""
+    timeline = [(e.last_updated, 1, e) for e in events]
+    timeline += [
+        (t, 2, (entity, t))
+        for entity, t in zip(
+            reports.entity_id.tolist(), reports.time.tolist(), strict=True
+        )
+    ]
+    timeline += [(a, 0, (a, b)) for a, b in GAPS]
+    timeline.sort(key=lambda item: (item[0], item[1]))  # stable for equal keys
+    aggregator = TelemetryAggregator(INVENTORY, start=START, reports=True)
+    rows = []
+    for i, (_, kind, item) in enumerate(timeline):
+        if i and i % restart_every == 0:
+            saved = json.dumps(aggregator.to_json(), allow_nan=False)
+            aggregator = TelemetryAggregator.from_json(INVENTORY, json.loads(saved))
+        before = aggregator.days_closed
+        if kind == 0:
+            assert aggregator.mark_gap(*item)
+        elif kind == 1:
+            aggregator.record(item[0], item[1], item[2], item[4])
+        else:
+            aggregator.report(*item)
+        history = aggregator.history
+        for back in range(aggregator.days_closed - before - 1, -1, -1):
+            rows.append(device_features(INVENTORY, history[: len(history) - back]))
+    before = aggregator.days_closed
+    aggregator.advance_to(END)
+    history = aggregator.history
+    for back in range(aggregator.days_closed - before - 1, -1, -1):
+        rows.append(device_features(INVENTORY, history[: len(history) - back]))
+    return aggregator.history, np.array(rows)
+
+
+@pytest.mark.parametrize("restart_every", [1009, 10**9])
+def test_live_equals_batch_with_reports_and_gaps(
+    stream: list[Event], restart_every: int
+) -> None:
+    events, reports = _with_reports_and_gaps(stream)
+    assert len(reports) > 1000
+    live_rollups, live_rows = _live_v2(events, reports, restart_every)
+    rollups = rollups_from_columns(
+        INVENTORY, _columns(events), start=START, end=END, reports=reports, gaps=GAPS
+    )
+    rows = device_feature_rows(INVENTORY, rollups)
+    assert list(live_rollups) == rollups
+    assert np.array_equal(live_rows, rows, equal_nan=True)
+    assert sum(r.gap_s for r in rollups) == sum(b - a for a, b in GAPS)
+    assert all(r.reports_visible for r in rollups)
+    known = {e.entity_id for e in INVENTORY.all_entities()}
+    assert sum(r.home_reports for r in rollups) == sum(
+        entity in known for entity in reports.entity_id
+    )
+    names = DEVICE_SCHEMA.names
+    assert np.nanmax(rows[:, :, names.index("reported_7d")]) > 0
+    assert not np.isnan(rows[:, :, names.index("interval_p95_h")]).all()

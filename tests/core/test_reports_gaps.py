@@ -133,6 +133,17 @@ def test_events_inside_a_gap_are_late_and_bad_gaps_are_counted() -> None:
     assert counters["bad_gap"] == 2
 
 
+def test_a_gap_days_after_the_latest_event_closes_the_days_before() -> None:
+    aggregator = watched(home(climate(1)))
+    feed(aggregator, [("sensor.t1", "20", None, t("06:00"))])
+    assert aggregator.mark_gap(t("10:00", "2026-01-07"), t("12:00", "2026-01-07"))
+    assert [r.gap_s for r in aggregator.history] == [0.0, 0.0]
+    aggregator.advance_to(t("00:00", "2026-01-08"))
+    last = aggregator.history[-1]
+    assert last.gap_s == 2 * H
+    assert last.device("climate1")["silence_s"] == (18 + 48 - 2) * H
+
+
 def test_a_gap_before_any_event_starts_watching() -> None:
     aggregator = TelemetryAggregator(home(climate(1)))
     assert aggregator.mark_gap(t("10:00"), t("12:00"))

@@ -430,7 +430,21 @@ class TelemetryAggregator:
         dev = e.device
         dev.events += 1
         if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
-            self._burst(dev, timestamp)  # type: ignore[arg-type]
+            # A new report (`_burst`, inlined: this is the hot path).
+            dev.reports += 1
+            clock = self._gap_clock
+            gap = timestamp - dev.burst_at - (clock - dev.burst_clock)  # type: ignore[operator]
+            dev.burst_at = timestamp
+            dev.burst_clock = clock
+            if gap != _INF:
+                dev.interval_n += 1
+                dev.interval_sum += gap
+                dev.interval_sumsq += gap * gap
+                if gap > dev.interval_max:  # noqa: PLR1730
+                    dev.interval_max = gap
+                dev.hist[bisect_right(_EDGES, gap)] += 1
+            else:
+                dev.first_seen = timestamp
         dev.last_seen = timestamp
         if e.attributes and attributes is not None:
             self._read_attributes(e, attributes, timestamp)  # type: ignore[arg-type]
@@ -458,11 +472,14 @@ class TelemetryAggregator:
                     dev.hours[hour] += 1
                     self._home_hours[hour] += 1
                     self._home_changes += 1
-                    flap = timestamp - e.changed < FLAP_SECONDS  # type: ignore[operator]
-                    dev.flaps += flap
-                    if not e.numeric:
+                    if e.numeric:
+                        if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                            dev.flaps += 1
+                    else:
                         dev.binary_changes += 1
-                        dev.binary_flaps += flap
+                        if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                            dev.flaps += 1
+                            dev.binary_flaps += 1
                 e.valid = state  # type: ignore[assignment]
                 e.changed = timestamp  # type: ignore[assignment]
                 if not e.numeric:
@@ -1078,8 +1095,9 @@ def battery_history_fields(levels: np.ndarray) -> np.ndarray:
     """Return (devices, 4): days read, distinct levels, smallest step, trend.
 
     `levels` is (days, devices): each day's last battery level, NaN for a day
-    without a reading, oldest first. The trend (least squares, %/day) needs at
-    least three distinct levels: one step (100 -> 90) says nothing of a rate.
+    without a reading, oldest first. The trend (least squares, %/day) is 0 for
+    one level read on two days or more, NaN for a single step (100 -> 90 says
+    nothing of a rate), and fitted from three distinct levels on.
     """
     read = ~np.isnan(levels)
     days = read.sum(axis=0)
@@ -1100,7 +1118,11 @@ def battery_history_fields(levels: np.ndarray) -> np.ndarray:
             days.astype(np.float64),
             distinct,
             np.where(np.isfinite(step), step, np.nan),
-            np.where(distinct >= 3, slope, np.nan),
+            np.where(
+                distinct >= 3,
+                slope,
+                np.where((distinct == 1) & (days >= 2), 0.0, np.nan),
+            ),
         ],
         axis=1,
     )

@@ -31,9 +31,19 @@ import numpy as np
 
 from .aggregator import entity_role, is_numeric
 from .dataset import POWER_SOURCES, PROTOCOLS, Device, Inventory
-from .rollups import COUNTERS, DEVICE_FIELDS, FIELD_INDEX, HOURS, DayRollup
+from .rollups import (
+    COUNTERS,
+    DEVICE_FIELDS,
+    FIELD_INDEX,
+    HOURS,
+    INTERVAL_BINS,
+    INTERVAL_EDGES,
+    DayRollup,
+)
 
-WINDOW_DAYS = 14  # the longest trailing window any feature reads
+WINDOW_DAYS = 14  # the longest trailing window of the short-term features
+LONG_WINDOW_DAYS = 28  # a device's own rhythm (report-interval quantiles)
+MIN_INTERVALS = 5  # fewer gaps between reports give no quantiles (NaN)
 DAYS_LEFT_CAP = 3650.0  # battery days left when the level is not falling
 Z_CAP = 1000.0  # |z-score| cap when the baseline did not vary at all
 DAY = 86400.0
@@ -98,17 +108,73 @@ def _schema(kind: str, version: int, *specs: tuple[str, str, str]) -> FeatureSch
 
 # --- the device schema -----------------------------------------------------------
 
+# What kind of device it is, from its entities only (`device_kind`), in the order
+# the rules are tried.
+KIND_RULES = {
+    "lock": "has a `lock` entity",
+    "cover": "has a `cover` entity (blinds, shutters, motorised garage doors)",
+    "thermostat": "has a `climate` or `water_heater` entity",
+    "light": "has a `light` entity",
+    "plug": "has a `switch` entity (plugs and relays, often metering power)",
+    "leak_smoke": "a `binary_sensor` of class moisture, smoke, gas, "
+    "carbon_monoxide or safety",
+    "motion": "a `binary_sensor` of class motion, occupancy or presence",
+    "contact": "a `binary_sensor` of class door, window, garage_door or opening",
+    "button": "an `event` entity, or an entity id ending in `_action` / `_click` "
+    "(remotes, buttons)",
+    "climate_sensor": "a `sensor` of class temperature or humidity",
+    "other": "none of the above (media players, hubs, cameras …)",
+}
+DEVICE_KINDS = (
+    "motion",
+    "contact",
+    "leak_smoke",
+    "climate_sensor",
+    "thermostat",
+    "plug",
+    "light",
+    "lock",
+    "cover",
+    "button",
+    "other",
+)
+
 DEVICE_SCHEMA = _schema(
     "device",
-    1,
+    2,
     ("battery_powered", "flag", "1 when the inventory says the device runs on battery"),
     ("mains_powered", "flag", "1 when the device is mains powered"),
     ("protocol", "code", "index of the device's protocol in dataset.PROTOCOLS"),
     ("entities", "count", "entities of the device"),
     ("numeric_entities", "count", "entities whose states are numbers"),
+    *(
+        (
+            f"kind_{kind}",
+            "flag",
+            f"1 when the device is a {kind.replace('_', '/')} "
+            "device (from its entities)",
+        )
+        for kind in DEVICE_KINDS
+    ),
     ("observed_days_14d", "days", "days watched over the last 14"),
     ("age_days", "days", "since the device's first event seen"),
-    ("silence_h", "h", "since the device's latest event"),
+    ("silence_h", "h", "watched time since the latest event or re-report (no gaps)"),
+    ("reports_visible", "flag", "1 when the data records re-reports without a change"),
+    (
+        "heartbeat_visible_14d",
+        "flag",
+        "1 when the device re-reported an unchanged state within 14 days",
+    ),
+    ("reported_7d", "1/day", "re-reports without a change per day over 7 days"),
+    ("interval_p50_h", "h", "median gap between reports, 28 days"),
+    ("interval_p95_h", "h", "95th percentile gap between reports, 28 days"),
+    ("silence_ratio_p50", "ratio", "silence_h / interval_p50_h"),
+    ("silence_ratio_p95", "ratio", "silence_h / interval_p95_h"),
+    (
+        "unchanged_h",
+        "h",
+        "watched time the activity state stayed unchanged while the device reported",
+    ),
     ("reports_1d", "1/day", "radio reports (bursts of events) on the day"),
     ("reports_7d", "1/day", "radio reports per day over 7 days"),
     ("reports_ratio_1d_7d", "ratio", "reports_1d / reports_7d"),
@@ -138,6 +204,14 @@ DEVICE_SCHEMA = _schema(
     ("flaps_1d", "1/day", "changes within 30 s of the previous one, on the day"),
     ("flaps_7d", "1/day", "flaps per day over 7 days"),
     ("flap_frac_7d", "fraction", "flaps / changes over 7 days"),
+    ("binary_flaps_1d", "1/day", "flaps of non-numeric (on/off …) entities, day"),
+    ("binary_flaps_7d", "1/day", "non-numeric flaps per day over 7 days"),
+    ("binary_flap_frac_7d", "fraction", "non-numeric flaps / their changes, 7 days"),
+    (
+        "binary_flaps_ratio_1d",
+        "ratio",
+        "(binary_flaps_1d + 1) / (their rate over the 7 days before + 1)",
+    ),
     ("frozen_max_1d", "h", "longest a numeric value was re-reported unchanged, day"),
     ("frozen_max_7d", "h", "the same over 7 days"),
     ("repeat_frac_1d", "fraction", "numeric reports repeating the value, day"),
@@ -151,10 +225,28 @@ DEVICE_SCHEMA = _schema(
     ("value_std_ratio_1d_7d", "ratio", "value_std_1d / value_std_7d"),
     ("battery_last", "%", "latest battery level within 14 days"),
     ("battery_min_7d", "%", "lowest battery level over 7 days"),
-    ("battery_slope_7d", "%/day", "battery trend over 7 days (daily centroids)"),
-    ("battery_slope_14d", "%/day", "battery trend over 14 days (daily centroids)"),
+    (
+        "battery_slope_7d",
+        "%/day",
+        "battery trend over 7 days (daily centroids), NaN from a single step",
+    ),
+    (
+        "battery_slope_14d",
+        "%/day",
+        "battery trend over 14 days (daily centroids), NaN from a single step",
+    ),
     ("battery_days_left", "days", "battery_last / -battery_slope_14d, capped"),
     ("battery_reports_7d", "1/day", "battery readings per day over 7 days"),
+    ("battery_level", "%", "latest battery level ever read"),
+    ("battery_stale_h", "h", "since that reading"),
+    ("battery_levels_180d", "count", "distinct daily levels over 180 days"),
+    ("battery_step", "%", "smallest step between those levels (coarseness)"),
+    (
+        "battery_slope_180d",
+        "%/day",
+        "battery trend over 180 days of daily levels: 0 for one level, NaN for a "
+        "single step",
+    ),
     ("lqi_mean_1d", "LQI", "mean Zigbee link quality (0-255) on the day"),
     ("lqi_mean_7d", "LQI", "mean link quality over 7 days"),
     ("lqi_min_1d", "LQI", "lowest link quality on the day"),
@@ -287,7 +379,8 @@ class _Window:
         self,
         values: np.ndarray,  # (k, D, F), NaN where a device is absent
         hours: np.ndarray,  # (k, D, 24)
-        days: np.ndarray,  # (k, 5): start, end, observed_s, weekday, home events
+        days: np.ndarray,  # (k, 6): start, end, observed_s, weekday, home events,
+        # reports visible
         home_hours: np.ndarray,  # (k, 24)
         home_changes: np.ndarray,  # (k,)
     ) -> None:
@@ -319,13 +412,13 @@ class _Window:
     def rate(self, name: str, rows: slice) -> np.ndarray:
         return _div(self.total(name, rows), self.observed(rows))
 
-    def latest(self, name: str) -> np.ndarray:
-        """Return each device's last non-NaN value of `name` in the window."""
-        column = self.col(name, slice(None))
-        if self.k == 0:
+    def latest(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """Return each device's last non-NaN value of `name` in `rows` (all)."""
+        column = self.col(name, slice(None) if rows is None else rows)
+        if column.shape[0] == 0:
             return np.full(column.shape[1], np.nan)
         known = ~np.isnan(column)
-        last = self.k - 1 - np.argmax(known[::-1], axis=0)
+        last = column.shape[0] - 1 - np.argmax(known[::-1], axis=0)
         picked = column[last, np.arange(column.shape[1])]
         return np.where(known.any(axis=0), picked, np.nan)
 
@@ -353,8 +446,43 @@ class _Window:
         )
         return np.where(spread == 0.0, 0.0, np.sqrt(variance))
 
-    def slope(self, channel: str, rows: slice) -> np.ndarray:
-        """Return the least-squares trend per day of the daily centroids."""
+    def last_row(self, name: str) -> np.ndarray:
+        """Return `name` on the window's last day (NaN for an empty window)."""
+        column = self.col(name, slice(None))
+        if self.k == 0:
+            return np.full(column.shape[1], np.nan)
+        return column[-1]
+
+    def quantiles(self, rows: slice, *levels: float) -> list[np.ndarray]:
+        """Return report-interval quantiles (s) from the daily histograms.
+
+        Log-linear inside a bin (the first bin starts at 1 s, the open last one
+        ends at twice its start); NaN with fewer than `MIN_INTERVALS` intervals.
+        """
+        first = FIELD_INDEX["interval_bin0"]
+        counts = np.nansum(self.values[rows, :, first : first + INTERVAL_BINS], axis=0)
+        total = counts.sum(axis=1)
+        cumulative = np.cumsum(counts, axis=1)
+        low = np.array([1.0, *INTERVAL_EDGES])
+        high = np.array([*INTERVAL_EDGES, 2 * INTERVAL_EDGES[-1]])
+        out = []
+        for level in levels:
+            target = level * total
+            at = np.argmax(cumulative >= target[:, None], axis=1)
+            picked = np.arange(len(at))
+            before = np.where(at > 0, cumulative[picked, at - 1], 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.clip((target - before) / counts[picked, at], 0.0, 1.0)
+            value = low[at] * (high[at] / low[at]) ** share
+            out.append(np.where(total >= MIN_INTERVALS, value, np.nan))
+        return out
+
+    def slope(self, channel: str, rows: slice, *, steps: bool = False) -> np.ndarray:
+        """Return the least-squares trend per day of the daily centroids.
+
+        With `steps`, a single step (exactly two distinct daily levels) gives NaN:
+        a coarse battery going 100 -> 90 once tells no rate.
+        """
         n = self.col(f"{channel}_n", rows)
         used = n > 0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -375,7 +503,13 @@ class _Window:
         dx = np.where(used, x - mean_x, 0.0)
         sxx = (dx * dx).sum(axis=0)
         sxy = (dx * np.where(used, y - mean_y, 0.0)).sum(axis=0)
-        return np.where((points >= 2) & (sxx > 0), _div(sxy, sxx), np.nan)
+        slope = np.where((points >= 2) & (sxx > 0), _div(sxy, sxx), np.nan)
+        if not steps:
+            return slope
+        ordered = np.sort(np.where(used, y, np.nan), axis=0)
+        with np.errstate(invalid="ignore"):
+            levels = (np.diff(ordered, axis=0) > 0).sum(axis=0) + 1
+        return np.where(levels == 2, np.nan, slope)
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -397,7 +531,7 @@ def _window(device_ids: Sequence[str], rollups: Sequence[DayRollup]) -> _Window:
     k, d = len(rollups), len(device_ids)
     values = np.full((k, d, len(DEVICE_FIELDS)), np.nan)
     hours = np.zeros((k, d, HOURS))
-    days = np.zeros((k, 5))
+    days = np.zeros((k, 6))
     home_hours = np.zeros((k, HOURS))
     home_changes = np.zeros(k)
     position = {device_id: i for i, device_id in enumerate(device_ids)}
@@ -413,6 +547,7 @@ def _window(device_ids: Sequence[str], rollups: Sequence[DayRollup]) -> _Window:
             rollup.observed_s,
             date.fromisoformat(rollup.day).weekday(),
             rollup.home_events,
+            rollup.reports_visible,
         )
         home_hours[r] = rollup.home_hours
         home_changes[r] = rollup.home_changes
@@ -426,11 +561,12 @@ def device_features(inventory: Inventory, rollups: Sequence[DayRollup]) -> np.nd
     """Return the device features as of the end of the last rollup.
 
     One row per device of `inventory`, in its order; columns in `DEVICE_SCHEMA`
-    order. Only the last `WINDOW_DAYS` rollups are read. With no rollups, the
-    inventory's features are filled in and the rest is NaN.
+    order. Only the last `LONG_WINDOW_DAYS` rollups are read (most features read
+    the last `WINDOW_DAYS` of them). With no rollups, the inventory's features are
+    filled in and the rest is NaN.
     """
     ids = [device.device_id for device in inventory.devices]
-    return _device_matrix(inventory.devices, _window(ids, rollups[-WINDOW_DAYS:]))
+    return _device_matrix(inventory.devices, _window(ids, rollups[-LONG_WINDOW_DAYS:]))
 
 
 def device_feature_rows(
@@ -445,7 +581,7 @@ def device_feature_rows(
     whole = _window(ids, rollups)
     out = np.empty((len(rollups), len(ids), len(DEVICE_SCHEMA)))
     for i in range(len(rollups)):
-        rows = slice(max(i + 1 - WINDOW_DAYS, 0), i + 1)
+        rows = slice(max(i + 1 - LONG_WINDOW_DAYS, 0), i + 1)
         part = _Window(
             *(
                 np.ascontiguousarray(array[rows])
@@ -483,6 +619,65 @@ def _static_device_columns(devices: Sequence[Device]) -> dict[str, np.ndarray]:
         "numeric_entities": np.array(
             [sum(is_numeric(e) for e in d.entities) for d in devices], dtype=np.float64
         ),
+        **_kind_columns(devices),
+    }
+
+
+_MOTION = frozenset({"motion", "occupancy", "presence"})
+_CONTACT = frozenset({"door", "window", "garage_door", "opening"})
+_HAZARD = frozenset({"moisture", "smoke", "gas", "carbon_monoxide", "safety"})
+_CLIMATE = frozenset({"temperature", "humidity"})
+# Domains that decide a kind by themselves, strongest first: an actuator is what
+# it drives, whatever it also measures.
+_KIND_OF_DOMAIN = (
+    ("lock", "lock"),
+    ("cover", "cover"),
+    ("climate", "thermostat"),
+    ("water_heater", "thermostat"),
+    ("light", "light"),
+    ("switch", "plug"),
+)
+
+
+def device_kind(device: Device) -> str:
+    """Return the device's kind, one of `DEVICE_KINDS`, from its entities only.
+
+    Actuators first (lock, cover, thermostat, light, plug), then binary sensors
+    (leak/smoke, motion, contact), buttons, climate sensors; "other" otherwise.
+    """
+    domains = {entity.domain for entity in device.entities}
+    for domain, kind in _KIND_OF_DOMAIN:
+        if domain in domains:
+            return kind
+    binary = {
+        entity.device_class
+        for entity in device.entities
+        if entity.domain == "binary_sensor"
+    }
+    for classes, kind in (
+        (_HAZARD, "leak_smoke"),
+        (_MOTION, "motion"),
+        (_CONTACT, "contact"),
+    ):
+        if binary & classes:
+            return kind
+    if "event" in domains or any(
+        entity.entity_id.endswith(("_action", "_click")) for entity in device.entities
+    ):
+        return "button"
+    if any(
+        entity.domain == "sensor" and entity.device_class in _CLIMATE
+        for entity in device.entities
+    ):
+        return "climate_sensor"
+    return "other"
+
+
+def _kind_columns(devices: Sequence[Device]) -> dict[str, np.ndarray]:
+    kinds = [device_kind(device) for device in devices]
+    return {
+        f"kind_{kind}": np.array([k == kind for k in kinds], dtype=np.float64)
+        for kind in DEVICE_KINDS
     }
 
 
@@ -493,9 +688,10 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
     before = w.rows(7, skip=1)  # the 7 days before the day
     earlier = w.rows(7, skip=7)  # days 8-14 back
     c: dict[str, np.ndarray] = {}
+    long = w.rows(LONG_WINDOW_DAYS)
     c["observed_days_14d"] = w.observed(fortnight)
-    c["age_days"] = (w.end - w.latest("first_seen")) / DAY
-    c["silence_h"] = (w.end - w.latest("last_seen")) / 3600.0
+    c["age_days"] = (w.end - w.latest("first_seen", fortnight)) / DAY
+    c.update(_liveness(w, fortnight, week, long))
 
     c["reports_1d"] = w.rate("reports", day)
     c["reports_7d"] = w.rate("reports", week)
@@ -541,6 +737,14 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
     c["flaps_1d"] = w.rate("flaps", day)
     c["flaps_7d"] = w.rate("flaps", week)
     c["flap_frac_7d"] = _div(w.total("flaps", week), changes_week)
+    c["binary_flaps_1d"] = w.rate("binary_flaps", day)
+    c["binary_flaps_7d"] = w.rate("binary_flaps", week)
+    c["binary_flap_frac_7d"] = _div(
+        w.total("binary_flaps", week), w.total("binary_changes", week)
+    )
+    c["binary_flaps_ratio_1d"] = (c["binary_flaps_1d"] + 1.0) / (
+        w.rate("binary_flaps", before) + 1.0
+    )
 
     numeric_day = w.total("numeric_reports", day)
     numeric_week = w.total("numeric_reports", week)
@@ -566,11 +770,11 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
     c["value_z_1d"] = _z(mean_day, w.mean("value", before), w.std("value", before))
     c["value_std_ratio_1d_7d"] = _div(std_day, std_week)
 
-    battery = w.latest("battery_last")
-    slope = w.slope("battery", fortnight)
+    battery = w.latest("battery_last", fortnight)
+    slope = w.slope("battery", fortnight, steps=True)
     c["battery_last"] = battery
     c["battery_min_7d"] = w.smallest("battery_min", week)
-    c["battery_slope_7d"] = w.slope("battery", week)
+    c["battery_slope_7d"] = w.slope("battery", week, steps=True)
     c["battery_slope_14d"] = slope
     with np.errstate(divide="ignore", invalid="ignore"):
         left = np.where(
@@ -578,6 +782,11 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
         )
     c["battery_days_left"] = np.where(np.isnan(battery) | np.isnan(slope), np.nan, left)
     c["battery_reports_7d"] = w.rate("battery_n", week)
+    c["battery_level"] = w.last_row("battery_level")
+    c["battery_stale_h"] = (w.end - w.last_row("battery_at")) / 3600.0
+    c["battery_levels_180d"] = w.last_row("battery_long_levels")
+    c["battery_step"] = w.last_row("battery_long_step")
+    c["battery_slope_180d"] = w.last_row("battery_long_slope")
 
     for channel in ("lqi", "rssi"):
         c[f"{channel}_mean_1d"] = w.mean(channel, day)
@@ -592,6 +801,30 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
     c["power_max_1d"] = w.largest("power_max", day)
     c["energy_1d"] = np.where(metered, w.rate("energy_kwh", day), np.nan)
     c["energy_7d"] = np.where(metered, w.rate("energy_kwh", week), np.nan)
+    return c
+
+
+def _liveness(
+    w: _Window, fortnight: slice, week: slice, long: slice
+) -> dict[str, np.ndarray]:
+    """Return silence, heartbeat and the device's own rhythm."""
+    c: dict[str, np.ndarray] = {}
+    silence = w.last_row("silence_s")
+    # Rollups migrated from version 1 carry no silence: fall back to the clock.
+    seen = w.latest("last_seen", fortnight)
+    silence = np.where(np.isnan(silence), w.end - seen, silence)
+    c["silence_h"] = silence / 3600.0
+    visible = w.days[-1, 5] if w.k else np.nan
+    c["reports_visible"] = np.full(len(silence), visible)
+    heard = w.total("reported", fortnight) + w.total("numeric_repeats", fortnight)
+    c["heartbeat_visible_14d"] = (heard > 0).astype(np.float64)
+    c["reported_7d"] = w.rate("reported", week)
+    p50, p95 = w.quantiles(long, 0.5, 0.95)
+    c["interval_p50_h"] = p50 / 3600.0
+    c["interval_p95_h"] = p95 / 3600.0
+    c["silence_ratio_p50"] = _div(silence, p50)
+    c["silence_ratio_p95"] = _div(silence, p95)
+    c["unchanged_h"] = w.last_row("unchanged_s") / 3600.0
     return c
 
 
@@ -767,6 +1000,14 @@ def reference_markdown() -> str:
         ]
         lines.append("")
     lines += [
+        "### Device kinds (`device_kind`, the `kind_*` flags)",
+        "",
+        "The first rule that matches decides; the inventory alone is read.",
+        "",
+        "| kind | rule |",
+        "|---|---|",
+        *(f"| `{kind}` | {rule} |" for kind, rule in KIND_RULES.items()),
+        "",
         "### Odd input, counted per day (`DayRollup.counters`)",
         "",
         "| counter | what and what happens |",
@@ -778,13 +1019,16 @@ def reference_markdown() -> str:
 
 
 __all__ = [
+    "DEVICE_KINDS",
     "DEVICE_SCHEMA",
     "HOME_SCHEMA",
+    "LONG_WINDOW_DAYS",
     "WINDOW_DAYS",
     "FeatureSchema",
     "FeatureSpec",
     "device_feature_rows",
     "device_features",
+    "device_kind",
     "home_feature_rows",
     "home_features",
     "reference_markdown",
