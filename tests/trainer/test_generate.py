@@ -160,3 +160,27 @@ def test_validate_reports_a_bad_dataset(
     err = capsys.readouterr().err
     assert "home-0001/events.parquet: not a readable Parquet file" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_writes_what_format_v2_carries(tmp_path: Path) -> None:
+    """Re-reports, gaps, recoveries, warnings, integrations: written, same bytes."""
+    args = ["generate", "--homes", "12", "--days", "10", "--seed", "3",
+            "--failure-rate", "0.2", "--quiet"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a"), "--jobs", "1"]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--jobs", "2"]) == 0
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    dataset = read_dataset(tmp_path / "a")
+    assert dataset.manifest.source_kind == "synthetic"
+    assert dataset.manifest.format_version == 2
+    homes = list(dataset)
+    with_reports = [h for h in homes if h.reports is not None]
+    assert 0 < len(with_reports) < len(homes)
+    assert any(len(h.reports.time) for h in with_reports)
+    assert any(h.gaps for h in homes)
+    failures = [f for h in homes for f in h.labels.failures]
+    assert any(f.recovered is not None for f in failures)
+    assert {f.provenance for f in failures} == {"ground_truth"}
+    assert any(h.labels.warnings for h in homes)
+    devices = [d for h in homes for d in h.inventory.devices]
+    assert all(d.integration for d in devices)
+    assert any(d.via_device for d in devices)
