@@ -495,7 +495,9 @@ def _flap(job: _Device) -> None:
 #   wake-up (zwave-js/node-zwave-js packages/config/config/devices/*.json: wake-up
 #   intervals of 1-24 h, battery reported at wake-up);
 # - threshold: 100 % until a low threshold, then the Battery CC's 0xFF "low
-#   battery" code (shown as 0 %), and the device keeps working for weeks;
+#   battery" code (shown as 0 %), and the device keeps working for weeks (e.g.
+#   a "Low Battery Warning Report" checked once a day: OpenZWave/
+#   device_configuration config/aeotec/dsb54.xml, parameters 101 and 111);
 # - voltage: Zigbee devices that derive % from the cell voltage (Xiaomi/Aqara in
 #   Koenkk/zigbee-herdsman-converters: a flat curve, 1-point steps that change
 #   rarely);
