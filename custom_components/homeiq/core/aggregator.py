@@ -711,13 +711,16 @@ class TelemetryAggregator:
         if not _valid_time(timestamp):
             self._odd[_BAD_TIME] += 1
             return None
+        if timestamp < self._gap_until:  # inside a marked gap, whatever the day
+            self._odd[_LATE_EVENT] += 1
+            return None
         if timestamp >= self._day_end:
             if self._date is None:
                 self._begin(timestamp)
             else:
                 self._roll(timestamp)
             return timestamp
-        if timestamp < self._floor or timestamp < self._gap_until:
+        if timestamp < self._floor:
             self._odd[_LATE_EVENT] += 1
             return None
         self._odd[_CLOCK_BACKWARDS] += 1
