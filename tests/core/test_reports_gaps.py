@@ -157,7 +157,9 @@ def test_a_gap_days_after_the_latest_event_closes_the_days_before() -> None:
 
 def test_a_gap_before_any_event_starts_watching() -> None:
     aggregator = TelemetryAggregator(home(climate(1)))
+    assert aggregator.now is None
     assert aggregator.mark_gap(t("10:00"), t("12:00"))
+    assert aggregator.now == t("12:00")
     aggregator.advance_to(t("00:00", "2026-01-06"))
     (rollup,) = aggregator.history
     assert rollup.observed_s == 12 * H

@@ -901,6 +901,15 @@ class TelemetryAggregator:
         """Return the current local day (ISO date), None before the first event."""
         return None if self._date is None else self._date.isoformat()
 
+    @property
+    def now(self) -> float | None:
+        """Return the latest time observed (event, re-report, gap end), None before.
+
+        After a restart the integration marks the time it was down as a gap:
+        `mark_gap(<when it last ran>, <now>)`; this is a lower bound of the former.
+        """
+        return self._now if self._now > -_INF else None
+
     def counters(self) -> dict[str, int]:
         """Return the odd input counted since watching began, for diagnostics."""
         return {
