@@ -238,10 +238,8 @@ def _call(aggregator: TelemetryAggregator, call: tuple) -> bool:
         return aggregator.record(entity_id, state, attrs, moment)
     if kind == "report":
         return aggregator.report(entity_id, moment)
-    end = moment + length if isinstance(length, float) else length
-    if isinstance(moment, float) and not isinstance(end, float):
-        end = length
-    return aggregator.mark_gap(moment, end)
+    timed = isinstance(moment, float) and isinstance(length, float)
+    return aggregator.mark_gap(moment, moment + length if timed else length)
 
 
 def _timed(stream: list) -> list[tuple]:

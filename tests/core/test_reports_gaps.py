@@ -133,6 +133,17 @@ def test_events_inside_a_gap_are_late_and_bad_gaps_are_counted() -> None:
     assert counters["bad_gap"] == 2
 
 
+def test_an_event_inside_a_gap_on_a_later_day_is_late_too() -> None:
+    aggregator = watched(home(climate(1)))
+    aggregator.mark_gap(t("18:00"), t("06:00", "2026-01-07"))
+    assert not aggregator.record("sensor.t1", "20", None, t("19:00", "2026-01-06"))
+    assert not aggregator.mark_gap(t("19:00", "2026-01-06"), t("20:00", "2026-01-06"))
+    assert aggregator.days_closed == 0
+    aggregator.advance_to(t("00:00", "2026-01-08"))
+    assert [r.gap_s for r in aggregator.history] == [6 * H, 24 * H, 6 * H]
+    assert aggregator.counters()["late_event"] == 1
+
+
 def test_a_gap_days_after_the_latest_event_closes_the_days_before() -> None:
     aggregator = watched(home(climate(1)))
     feed(aggregator, [("sensor.t1", "20", None, t("06:00"))])
@@ -146,7 +157,9 @@ def test_a_gap_days_after_the_latest_event_closes_the_days_before() -> None:
 
 def test_a_gap_before_any_event_starts_watching() -> None:
     aggregator = TelemetryAggregator(home(climate(1)))
+    assert aggregator.now is None
     assert aggregator.mark_gap(t("10:00"), t("12:00"))
+    assert aggregator.now == t("12:00")
     aggregator.advance_to(t("00:00", "2026-01-06"))
     (rollup,) = aggregator.history
     assert rollup.observed_s == 12 * H

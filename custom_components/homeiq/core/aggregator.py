@@ -711,13 +711,16 @@ class TelemetryAggregator:
         if not _valid_time(timestamp):
             self._odd[_BAD_TIME] += 1
             return None
+        if timestamp < self._gap_until:  # inside a marked gap, whatever the day
+            self._odd[_LATE_EVENT] += 1
+            return None
         if timestamp >= self._day_end:
             if self._date is None:
                 self._begin(timestamp)
             else:
                 self._roll(timestamp)
             return timestamp
-        if timestamp < self._floor or timestamp < self._gap_until:
+        if timestamp < self._floor:
             self._odd[_LATE_EVENT] += 1
             return None
         self._odd[_CLOCK_BACKWARDS] += 1
@@ -897,6 +900,15 @@ class TelemetryAggregator:
     def day(self) -> str | None:
         """Return the current local day (ISO date), None before the first event."""
         return None if self._date is None else self._date.isoformat()
+
+    @property
+    def now(self) -> float | None:
+        """Return the latest time observed (event, re-report, gap end), None before.
+
+        After a restart the integration marks the time it was down as a gap:
+        `mark_gap(<when it last ran>, <now>)`; this is a lower bound of the former.
+        """
+        return self._now if self._now > -_INF else None
 
     def counters(self) -> dict[str, int]:
         """Return the odd input counted since watching began, for diagnostics."""
