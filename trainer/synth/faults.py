@@ -318,6 +318,7 @@ def finish_device(
     if fault is not None and kind != "stuck_sensor":
         back = np.inf if fault.recovered is None else fault.recovered
         job.silent.append((np.array([fault.failure]), np.array([back])))
+    job.silent = _merged(job.silent)
     if "tamper" in device.roles:  # shut all along
         activity.rows["tamper"] = with_initial(
             (np.zeros(0), np.zeros(0, np.int64), None), "off"
@@ -347,17 +348,28 @@ def finish_device(
     return Finished(tuple(job.warnings))
 
 
+def _merged(
+    intervals: list[tuple[np.ndarray, np.ndarray]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return `intervals` as one sorted, disjoint pair of arrays (none if empty)."""
+    if not intervals:
+        return []
+    return [
+        merge_intervals(
+            np.concatenate([g[0] for g in intervals]),
+            np.concatenate([g[1] for g in intervals]),
+        )
+    ]
+
+
 def _in_any(
     times: np.ndarray, intervals: list[tuple[np.ndarray, np.ndarray]]
 ) -> np.ndarray:
-    """Return which sorted `times` fall inside one of the [start, end) intervals."""
-    inside = np.zeros(len(times), dtype=bool)
-    for starts, ends in intervals:
-        if not len(starts):
-            continue
-        merged_from, merged_to = merge_intervals(starts, ends)
-        inside |= within(times, merged_from, merged_to)
-    return inside
+    """Return which `times` fall inside the merged [start, end) `intervals`."""
+    if not intervals:
+        return np.zeros(len(times), dtype=bool)
+    starts, ends = intervals[0]
+    return within(times, starts, ends)
 
 
 def _progress(job: _Device, times: np.ndarray) -> np.ndarray:
@@ -629,10 +641,7 @@ def _unavailable(job: _Device) -> tuple[np.ndarray, np.ndarray]:
     """Return when HA shows the device unavailable: silences beyond its timeout."""
     if not job.silent or not np.isfinite(job.timeout):
         return np.zeros(0), np.zeros(0)
-    starts, ends = merge_intervals(
-        np.concatenate([g[0] for g in job.silent]),
-        np.concatenate([g[1] for g in job.silent]),
-    )
+    starts, ends = job.silent[0]
     noticed = starts + job.timeout
     shown = noticed < ends
     return noticed[shown], ends[shown]
