@@ -13,7 +13,14 @@ counters for the current local day, its entities hold their last state (at most
 255 characters), and closed days go into a history of at most `history_days`
 rollups. Histories that the models need longer than a day (battery level, link
 quality) are kept downsampled: one set of channel statistics per day, from which
-`features.py` computes levels and slopes over trailing windows.
+`features.py` computes levels and slopes over trailing windows, and for the battery
+a longer one: each device's last level of each of the last `LONG_DAYS` days, rolled
+up daily into the long-horizon fields.
+
+Format version 2 adds re-reports without a change (`report`, liveness only) and
+observation gaps (`mark_gap`): gap seconds are neither watched time nor silence. A
+running *gap clock* (gap seconds marked so far), stamped on each device report, makes
+an interval or a silence net of gaps one subtraction.
 
 Days are local days of the home's time zone (`Inventory.time_zone`, IANA). The
 offset is looked up once per day, not per event: at midnight the aggregator finds
