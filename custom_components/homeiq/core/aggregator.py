@@ -468,25 +468,25 @@ class TelemetryAggregator:
                 if e.activity:
                     dev.changed_at = timestamp
                     dev.changed_clock = self._gap_clock
-                if e.activity and e.valid is not None:
-                    dev.changes += 1
-                    since = timestamp - self._day_start  # type: ignore[operator]
-                    if timestamp >= self._shift_at:  # type: ignore[operator]
-                        since += self._shift
-                    hour = int(since / 3600.0)
-                    if not 0 <= hour < HOURS:  # pragma: no cover - odd zones only
-                        hour = 0 if hour < 0 else HOURS - 1
-                    dev.hours[hour] += 1
-                    self._home_hours[hour] += 1
-                    self._home_changes += 1
-                    if e.numeric:
-                        if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
-                            dev.flaps += 1
-                    else:
-                        dev.binary_changes += 1
-                        if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
-                            dev.flaps += 1
-                            dev.binary_flaps += 1
+                    if e.valid is not None:
+                        dev.changes += 1
+                        since = timestamp - self._day_start  # type: ignore[operator]
+                        if timestamp >= self._shift_at:  # type: ignore[operator]
+                            since += self._shift
+                        hour = int(since / 3600.0)
+                        if not 0 <= hour < HOURS:  # pragma: no cover - odd zones only
+                            hour = 0 if hour < 0 else HOURS - 1
+                        dev.hours[hour] += 1
+                        self._home_hours[hour] += 1
+                        self._home_changes += 1
+                        if e.numeric:
+                            if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                                dev.flaps += 1
+                        else:
+                            dev.binary_changes += 1
+                            if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                                dev.flaps += 1
+                                dev.binary_flaps += 1
                 e.valid = state  # type: ignore[assignment]
                 e.changed = timestamp  # type: ignore[assignment]
                 if not e.numeric:
