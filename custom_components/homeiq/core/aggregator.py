@@ -13,7 +13,14 @@ counters for the current local day, its entities hold their last state (at most
 255 characters), and closed days go into a history of at most `history_days`
 rollups. Histories that the models need longer than a day (battery level, link
 quality) are kept downsampled: one set of channel statistics per day, from which
-`features.py` computes levels and slopes over trailing windows.
+`features.py` computes levels and slopes over trailing windows, and for the battery
+a longer one: each device's last level of each of the last `LONG_DAYS` days, rolled
+up daily into the long-horizon fields.
+
+Format version 2 adds re-reports without a change (`report`, liveness only) and
+observation gaps (`mark_gap`): gap seconds are neither watched time nor silence. A
+running *gap clock* (gap seconds marked so far), stamped on each device report, makes
+an interval or a silence net of gaps one subtraction.
 
 Days are local days of the home's time zone (`Inventory.time_zone`, IANA). The
 offset is looked up once per day, not per event: at midnight the aggregator finds
@@ -461,25 +468,25 @@ class TelemetryAggregator:
                 if e.activity:
                     dev.changed_at = timestamp
                     dev.changed_clock = self._gap_clock
-                if e.activity and e.valid is not None:
-                    dev.changes += 1
-                    since = timestamp - self._day_start  # type: ignore[operator]
-                    if timestamp >= self._shift_at:  # type: ignore[operator]
-                        since += self._shift
-                    hour = int(since / 3600.0)
-                    if not 0 <= hour < HOURS:  # pragma: no cover - odd zones only
-                        hour = 0 if hour < 0 else HOURS - 1
-                    dev.hours[hour] += 1
-                    self._home_hours[hour] += 1
-                    self._home_changes += 1
-                    if e.numeric:
-                        if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
-                            dev.flaps += 1
-                    else:
-                        dev.binary_changes += 1
-                        if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
-                            dev.flaps += 1
-                            dev.binary_flaps += 1
+                    if e.valid is not None:
+                        dev.changes += 1
+                        since = timestamp - self._day_start  # type: ignore[operator]
+                        if timestamp >= self._shift_at:  # type: ignore[operator]
+                            since += self._shift
+                        hour = int(since / 3600.0)
+                        if not 0 <= hour < HOURS:  # pragma: no cover - odd zones only
+                            hour = 0 if hour < 0 else HOURS - 1
+                        dev.hours[hour] += 1
+                        self._home_hours[hour] += 1
+                        self._home_changes += 1
+                        if e.numeric:
+                            if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                                dev.flaps += 1
+                        else:
+                            dev.binary_changes += 1
+                            if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                                dev.flaps += 1
+                                dev.binary_flaps += 1
                 e.valid = state  # type: ignore[assignment]
                 e.changed = timestamp  # type: ignore[assignment]
                 if not e.numeric:
