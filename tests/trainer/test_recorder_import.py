@@ -1,0 +1,245 @@
+"""`homeiq-trainer import-recorder` on databases written by a real Home Assistant.
+
+Each database is written by HA's own recorder (pytest-homeassistant-custom-component's
+`async_test_recorder`) into a SQLite file, from states set through
+`hass.states.async_set` with the clock moved by `freezer`. Home Assistant is stopped
+and started again in between (two `hass` instances on the same file), so the
+recorder's runs hold a real downtime. The registries (floors, areas, config
+entries, devices, entities) are created through HA's registry APIs and saved to
+`<config>/.storage` by HA itself when it stops (phcc's registry stores write
+without loading).
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+    floor_registry as fr,
+    frame,
+)
+import numpy as np
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from homeiq_core.aggregator import rollups_from_columns
+from homeiq_trainer.dataset import read_dataset, validate_dataset
+from homeiq_trainer.recorder_import import (
+    ImportOptions,
+    import_recorder,
+)
+
+T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday, midnight UTC
+HOUR = timedelta(hours=1)
+DOWN = (T0 + 50 * HOUR, T0 + 62 * HOUR)  # HA stopped for 12 hours
+MOTION = "binary_sensor.kitchen_motion"
+BATTERY = "sensor.kitchen_motion_battery"
+TEMPERATURE = "sensor.living_temperature"
+PERSON = "person.alice"
+
+type Recorder = Callable[..., Any]
+
+
+def _build_registries(hass: HomeAssistant) -> None:
+    """Create a floor, an area, a ZHA hub with a battery motion sensor, a Hue lamp."""
+    floor = fr.async_get(hass).async_create("Ground floor", level=0)
+    kitchen = ar.async_get(hass).async_create("Kitchen", floor_id=floor.floor_id)
+    zha = MockConfigEntry(domain="zha", title="ZHA")
+    zha.add_to_hass(hass)
+    devices = dr.async_get(hass)
+    hub = devices.async_get_or_create(
+        config_entry_id=zha.entry_id,
+        identifiers={("zha", "coordinator")},
+        manufacturer="Nabu Casa",
+        model="SkyConnect",
+        name="Zigbee coordinator",
+    )
+    sensor = devices.async_get_or_create(
+        config_entry_id=zha.entry_id,
+        identifiers={("zha", "00:15:8d:00:01:02:03:04")},
+        connections={(dr.CONNECTION_ZIGBEE, "00:15:8d:00:01:02:03:04")},
+        manufacturer="Aqara",
+        model="RTCGQ11LM",
+        name="Kitchen motion",
+        via_device_id=hub.id,
+    )
+    devices.async_update_device(sensor.id, area_id=kitchen.id)
+    assert hub.id != sensor.id
+    entities = er.async_get(hass)
+    entities.async_get_or_create(
+        "binary_sensor",
+        "zha",
+        "motion-1",
+        device_id=sensor.id,
+        suggested_object_id="kitchen_motion",
+        original_device_class="motion",
+    )
+    entities.async_get_or_create(
+        "sensor",
+        "zha",
+        "battery-1",
+        device_id=sensor.id,
+        suggested_object_id="kitchen_motion_battery",
+        original_device_class="battery",
+        unit_of_measurement="%",
+    )
+
+
+async def _first_run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Record 50 hours: motion, a declining battery, a temperature, a person."""
+    for hour in range(50):
+        freezer.move_to(T0 + hour * HOUR)
+        hass.states.async_set(
+            MOTION, "on" if hour % 3 == 0 else "off", {"device_class": "motion"}
+        )
+        hass.states.async_set(
+            BATTERY,
+            str(100 - hour // 10),
+            {"device_class": "battery", "unit_of_measurement": "%"},
+        )
+        hass.states.async_set(
+            TEMPERATURE,
+            str(20 + hour % 4 / 2),
+            {"device_class": "temperature", "unit_of_measurement": "°C"},
+        )
+        if hour % 12 == 0:
+            hass.states.async_set(
+                PERSON, "home" if hour % 24 == 0 else "not_home", {"source": "gps"}
+            )
+        await async_wait_recording_done(hass)
+    freezer.move_to(DOWN[0] - timedelta(minutes=10))
+    # The battery re-reports its unchanged value: HA moves last_reported only.
+    hass.states.async_set(
+        BATTERY, "96", {"device_class": "battery", "unit_of_measurement": "%"}
+    )
+    await async_wait_recording_done(hass)
+
+
+async def _second_run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Record hours 62 to 120 after the restart."""
+    for hour in range(62, 121):
+        freezer.move_to(T0 + hour * HOUR + timedelta(minutes=1))
+        hass.states.async_set(
+            MOTION, "on" if hour % 2 else "off", {"device_class": "motion"}
+        )
+        hass.states.async_set(
+            TEMPERATURE,
+            str(21 + hour % 3 / 2),
+            {"device_class": "temperature", "unit_of_measurement": "°C"},
+        )
+        if hour % 10 == 0:
+            hass.states.async_set(
+                BATTERY,
+                str(95 - (hour - 62) // 20),
+                {"device_class": "battery", "unit_of_measurement": "%"},
+            )
+        await async_wait_recording_done(hass)
+
+
+@pytest.fixture
+async def recorded_home(
+    tmp_path: Path,
+    async_test_recorder: Recorder,
+    freezer: FrozenDateTimeFactory,
+) -> tuple[Path, Path]:
+    """Return (database, config dir) written by a real HA over two runs."""
+    db = tmp_path / "home-assistant_v2.db"
+    recorder_config = {"db_url": f"sqlite:///{db}", "commit_interval": 0}
+    freezer.move_to(T0 - timedelta(minutes=5))
+    async with async_test_home_assistant(config_dir=str(tmp_path)) as hass:
+        frame.async_setup(hass)  # as phcc's `hass` fixture does
+        async with async_test_recorder(hass, recorder_config):
+            _build_registries(hass)
+            await _first_run(hass, freezer)
+            # MockConfigEntry bypasses the manager's store: ask it to save.
+            hass.config_entries._async_schedule_save()
+            freezer.move_to(DOWN[0])
+            await hass.async_stop()
+    freezer.move_to(DOWN[1])
+    async with (
+        async_test_home_assistant(config_dir=str(tmp_path)) as hass,
+        async_test_recorder(hass, recorder_config),
+    ):
+        await _second_run(hass, freezer)
+        freezer.move_to(T0 + 121 * HOUR)
+        await hass.async_stop()
+    return db, tmp_path
+
+
+async def test_a_real_recorder_database_becomes_a_valid_dataset(
+    recorded_home: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Events, the last re-reports, the downtime and the registries are imported."""
+    db, config_dir = recorded_home
+    out = tmp_path / "dataset"
+    stats = import_recorder(ImportOptions(db=db, out=out, config_dir=config_dir))
+    assert len(validate_dataset(out).manifest.homes) == 1
+    (home,) = read_dataset(out)
+    assert stats.rows_read == home.entry.n_events
+    assert home.labels is not None
+    assert not home.labels.annotated
+    assert not home.labels.failures
+    # Downtime: HA stopped at DOWN[0] and started at DOWN[1].
+    assert home.gaps == ((DOWN[0].timestamp(), DOWN[1].timestamp()),)
+    events = home.events
+    motion = events.entity_id == MOTION
+    # Run 1: on every third hour, off otherwise (an off after an off is a
+    # re-report, no row): 17 on and 17 off rows; run 2: 59 alternating rows.
+    assert motion.sum() == 34 + 59
+    assert set(events.state[motion]) == {"on", "off"}
+    assert np.all(np.diff(events.last_updated) >= 0)
+    # The battery re-reported 100 % every hour until 99 % came at hour 10: the
+    # recorder kept the last re-report (hour 9) on the 100 % row.
+    assert home.reports is not None
+    reported = set(zip(home.reports.entity_id, home.reports.time, strict=True))
+    assert (BATTERY, (T0 + 9 * HOUR).timestamp()) in reported
+    # A re-report after an entity's latest change is never written (the recorder
+    # writes last_reported when the next change comes; HA stopped first).
+    assert (BATTERY, (DOWN[0] - timedelta(minutes=10)).timestamp()) not in reported
+    inventory = home.inventory
+    (floor,) = inventory.floors
+    (area,) = inventory.areas
+    assert (floor.name, floor.level, area.name, area.floor_id) == (
+        "Ground floor",
+        0,
+        "Kitchen",
+        floor.floor_id,
+    )
+    by_name = {device.name: device for device in inventory.devices}
+    sensor, hub = by_name["Kitchen motion"], by_name["Zigbee coordinator"]
+    assert sensor.integration == hub.integration == "zha"
+    assert sensor.via_device == hub.device_id
+    assert (sensor.protocol, sensor.power_source, sensor.area_id) == (
+        "zigbee",
+        "battery",
+        area.area_id,
+    )
+    assert {e.entity_id: e.device_class for e in sensor.entities} == {
+        MOTION: "motion",
+        BATTERY: "battery",
+    }
+    loose = {e.entity_id: e for e in inventory.entities}
+    assert set(loose) == {TEMPERATURE, PERSON}
+    assert loose[TEMPERATURE].unit == "°C"
+    # The core replays it: four whole days closed in the window.
+    rollups = rollups_from_columns(
+        inventory,
+        events,
+        start=home.entry.start,
+        end=home.entry.end,
+        reports=home.reports,
+        gaps=home.gaps,
+    )
+    assert len(rollups) >= 4
