@@ -69,6 +69,7 @@ REQUIRED_COLUMNS = {
     "recorder_runs": {"start", "end", "closed_incorrect"},
 }
 CHUNK_ROWS = 50_000
+BUSY_TIMEOUT = 5.0  # seconds to wait for a writer holding the database
 DAY = 86_400.0
 # Attributes the inventory carries (or nobody reads): left out of the events.
 DROPPED_ATTRIBUTES = frozenset(
@@ -166,17 +167,23 @@ def open_recorder(path: Path) -> sqlite3.Connection:
         raise DatasetError(f"{path}: no such file")
     # mode=ro: never write (a running HA keeps its database); the URI is quoted.
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    connection = None
     try:
-        connection = sqlite3.connect(uri, uri=True, timeout=5.0)
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT)
         tables = {
             name: _columns(connection, name)
             for (name,) in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             )
         }
+        _check_schema(connection, tables, path)
     except sqlite3.DatabaseError as error:
+        if connection is not None:
+            connection.close()
         raise DatasetError(f"{path}: {_database_problem(error)}") from None
-    _check_schema(connection, tables, path)
+    except DatasetError:
+        connection.close()
+        raise
     return connection
 
 
@@ -268,10 +275,8 @@ def _runs(connection: sqlite3.Connection) -> list[tuple[float, float | None, boo
     ]
 
 
-def _utc_seconds(value: str | float) -> float:
+def _utc_seconds(value: str) -> float:
     """Return a recorder DATETIME (naive UTC text in SQLite) as POSIX seconds."""
-    if isinstance(value, int | float):
-        return float(value)
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -389,8 +394,6 @@ def _remember_descriptions(
     collected: _Collected,
 ) -> None:
     """Keep, per entity, the device class and unit of its latest attributes."""
-    if not len(entity_ids):
-        return
     positions = indices.to_numpy(zero_copy_only=False)[known]
     # The last row of each entity in this chunk: unique over the reversed order.
     names, first = np.unique(entity_ids[::-1].astype(str), return_index=True)
@@ -423,12 +426,6 @@ def read_states(
         np.asarray(entities[ids], dtype=object) for ids in collected.report_ids
     ]
     return collected
-
-
-def _events(collected: _Collected) -> pa.Table:
-    if collected.tables:
-        return pa.concat_tables(collected.tables)
-    return EVENT_SCHEMA.empty_table()
 
 
 def _reports(collected: _Collected, end_us: int) -> tuple[np.ndarray, np.ndarray]:
@@ -647,7 +644,7 @@ def import_recorder(options: ImportOptions) -> ImportStats:
     finally:
         connection.close()
     start_us, end_us = round(start * 1e6), round(end * 1e6)
-    events = _events(collected)
+    events = pa.concat_tables(collected.tables)  # the window holds a row
     report_ids, report_us = _reports(collected, end_us)
     observed = np.concatenate([*collected.updated_us, report_us])
     gaps = downtime(runs, observed, start_us, end_us)

@@ -11,8 +11,10 @@ without loading).
 """
 
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import sqlite3
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -35,10 +37,15 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from homeiq_core.aggregator import rollups_from_columns
+from homeiq_core.dataset import DatasetError
+from homeiq_trainer import cli
 from homeiq_trainer.dataset import read_dataset, validate_dataset
 from homeiq_trainer.recorder_import import (
     ImportOptions,
+    downtime,
     import_recorder,
+    open_recorder,
+    registry_inventory,
 )
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday, midnight UTC
@@ -243,3 +250,170 @@ async def test_a_real_recorder_database_becomes_a_valid_dataset(
         gaps=home.gaps,
     )
     assert len(rollups) >= 4
+
+
+async def test_without_registries_the_command_keeps_entities_and_says_what_is_lost(
+    recorded_home: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No --config-dir: device-less entities described by their attributes."""
+    db, _ = recorded_home
+    out = tmp_path / "loose"
+    args = ["import-recorder", "--db", str(db), "--out", str(out), "--quiet"]
+    assert cli.main([*args, "--home-id", "mine", "--reports", "none"]) == 0
+    line = capsys.readouterr().out
+    assert "no --config-dir: no devices, areas" in line
+    assert "rows/s" in line
+    (home,) = read_dataset(out)
+    assert home.entry.home_id == "mine"
+    assert home.reports is None  # not recorded: the heartbeat is not visible
+    assert not home.inventory.devices
+    assert not home.inventory.areas
+    described = {e.entity_id: (e.device_class, e.unit) for e in home.inventory.entities}
+    assert described == {
+        MOTION: ("motion", None),
+        BATTERY: ("battery", "%"),
+        TEMPERATURE: ("temperature", "°C"),
+        PERSON: (None, None),
+    }
+    # Attributes the inventory carries are not repeated in the events.
+    assert set(home.events.attributes[home.events.entity_id == PERSON]) == {
+        '{"source":"gps"}'
+    }
+    assert set(home.events.attributes[home.events.entity_id == MOTION]) == {None}
+    # --days: only the last day, from the end backwards; an existing dataset
+    # is replaced only with --overwrite.
+    with pytest.raises(SystemExit, match="1"):
+        cli.main([*args, "--days", "1"])
+    assert "directory is not empty" in capsys.readouterr().err
+    assert cli.main([*args, "--days", "1", "--overwrite"]) == 0
+    (day,) = read_dataset(out)
+    assert day.entry.end - day.entry.start == pytest.approx(86_400)
+    assert day.gaps == ()
+    assert np.all(day.events.last_updated >= day.entry.start)
+
+
+def _refusal(path: Path, out: Path) -> str:
+    """Return the one-line refusal to import `path`; check nothing was written."""
+    with pytest.raises(DatasetError) as error:
+        import_recorder(ImportOptions(db=path, out=out))
+    assert not out.exists()
+    assert "\n" not in str(error.value)
+    return str(error.value)
+
+
+def test_refusals_of_files_that_are_no_recorder_database(tmp_path: Path) -> None:
+    """Missing, not SQLite, not HA's, or a recorder schema older than HA 2024.3."""
+    out = tmp_path / "never"
+    assert "no such file" in _refusal(tmp_path / "missing.db", out)
+    text = tmp_path / "notes.db"
+    text.write_text("not a database, just words " * 100)
+    assert "not a readable SQLite database" in _refusal(text, out)
+    foreign = tmp_path / "foreign.db"
+    with closing(sqlite3.connect(foreign)) as connection, connection:
+        connection.execute("CREATE TABLE recipes (name TEXT)")
+    assert "not a Home Assistant recorder database" in _refusal(foreign, out)
+    old = tmp_path / "old.db"
+    with closing(sqlite3.connect(old)) as connection, connection:
+        connection.execute("CREATE TABLE states (state_id INTEGER, state TEXT)")
+        connection.execute("CREATE TABLE schema_changes (schema_version INTEGER)")
+        connection.execute("INSERT INTO schema_changes VALUES (30)")
+    message = _refusal(old, out)
+    assert "recorder schema 30 is too old" in message
+    assert "states.last_reported_ts" in message
+
+
+async def test_refusals_of_damaged_recorder_databases(
+    recorded_home: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Empty, corrupt or locked: one line naming the file and the problem."""
+    db, _ = recorded_home
+    out = tmp_path / "never"
+
+    def refusal(path: Path) -> str:
+        return _refusal(path, out)
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(db.read_bytes())
+    with closing(sqlite3.connect(empty)) as connection, connection:
+        connection.execute("DELETE FROM states")
+    assert "holds no states" in refusal(empty)
+    # The schema is readable, the pages of the states table's index are not:
+    # SQLite finds it out while the rows are read.
+    corrupt = tmp_path / "corrupt.db"
+    with closing(sqlite3.connect(db)) as connection, connection:
+        (page,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master "
+            "WHERE name = 'ix_states_last_updated_ts'"
+        ).fetchone()
+        (size,) = connection.execute("PRAGMA page_size").fetchone()
+    data = bytearray(db.read_bytes())
+    data[(page - 1) * size : page * size] = b"\xff" * size
+    corrupt.write_bytes(bytes(data))
+    assert "corrupt" in refusal(corrupt)
+    # A writer holding an exclusive lock (rollback journal): "locked".
+    locked = tmp_path / "locked.db"
+    locked.write_bytes(db.read_bytes())
+    with closing(sqlite3.connect(locked)) as connection, connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    monkeypatch.setattr("homeiq_trainer.recorder_import.BUSY_TIMEOUT", 0.05)
+    writer = sqlite3.connect(locked, isolation_level=None)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")
+        assert "locked" in refusal(locked)
+    finally:
+        writer.close()
+    # Unreadable attributes are dropped; the row keeps its state.
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(db.read_bytes())
+    with closing(sqlite3.connect(damaged)) as connection, connection:
+        connection.execute("UPDATE state_attributes SET shared_attrs = '{oops'")
+    import_recorder(ImportOptions(db=damaged, out=tmp_path / "damaged"))
+    (home,) = read_dataset(tmp_path / "damaged")
+    assert home.entry.n_events == 215
+    assert set(home.events.attributes) == {None}
+    # The database itself is never written: opened read-only.
+    before = db.read_bytes()
+    open_recorder(db).close()
+    assert db.read_bytes() == before
+
+
+def test_a_crashed_run_ends_at_its_last_row() -> None:
+    """HA closes a run it did not end at the next start; the gap starts earlier."""
+    runs = [(0.0, 100.0, True), (200.0, 300.0, False), (400.0, None, False)]
+    observed = np.array([5, 40, 150, 250, 450], dtype=np.int64) * 1_000_000
+    gaps = downtime(runs, observed, 0, 500_000_000)
+    # Run 1 crashed after its last row at 40 s (closed at 100 s by the restart);
+    # the row at 150 s (written while stopping) pushes the first gap past it.
+    assert gaps == [(150_000_001, 200_000_000), (300_000_000, 400_000_000)]
+    # A crashed run without rows: the gap starts at the run's start; clipped.
+    assert downtime(
+        [(10.0, 20.0, True), (30.0, None, False)], observed[:0], 0, 25_000_000
+    ) == [(10_000_000, 25_000_000)]
+
+
+def test_registry_files_that_are_not_ha_s(tmp_path: Path) -> None:
+    """A config dir without registries, or with broken ones, is refused clearly."""
+    storage = tmp_path / ".storage"
+    storage.mkdir()
+
+    def refusal() -> str:
+        with pytest.raises(DatasetError) as error:
+            registry_inventory(tmp_path, "home", [], {}, None)
+        return str(error.value)
+
+    assert "missing (is" in refusal()
+    (storage / "core.device_registry").write_text("{not json")
+    assert "unreadable" in refusal()
+    (storage / "core.device_registry").write_text('{"version": 1, "data": []}')
+    assert "not an HA storage file" in refusal()
+
+
+def test_days_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    """--days 0 is a usage error."""
+    with pytest.raises(SystemExit, match="2"):
+        cli.main(["import-recorder", "--db", "x", "--out", "y", "--days", "0"])
+    assert "must be more than 0" in capsys.readouterr().err
