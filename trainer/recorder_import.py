@@ -7,9 +7,10 @@ command reads it read-only, in chunks, and writes one home in the dataset format
 
 - events: one per recorded state row (rows of removed entities are left out);
   `last_changed_ts` NULL means "equals last_updated", as the recorder writes it;
-- re-reports: the recorder keeps only the LAST re-report of each state (it moves
-  the row's `last_reported_ts` when the next change comes), so with `--reports last`
-  each such time becomes one report row; earlier re-reports are lost for good;
+- re-reports: none by default (the heartbeat is not visible, as the data format
+  expects of a recorder conversion). The recorder keeps only the LAST re-report of
+  each state (it writes the row's `last_reported_ts` when the next change comes);
+  `--reports last` writes those as report rows, a partial heartbeat;
 - gaps: recorder downtime between runs (`recorder_runs`); a run HA did not close
   (a crash or power cut) ends at its last recorded row;
 - the inventory from the registries in `<config>/.storage` when `--config-dir` is
@@ -132,7 +133,7 @@ class ImportOptions:
     days: float | None = None
     home_id: str = "home"
     time_zone: str | None = None
-    reports: str = "last"  # "last": each state's last re-report; "none"
+    reports: str = "none"  # "none": not recorded; "last": each state's last one
     overwrite: bool = False
     progress: bool = False
 
@@ -729,11 +730,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--reports",
-        choices=("last", "none"),
-        default="last",
+        choices=("none", "last"),
+        default="none",
         help=(
-            "re-reports to write: each state's last one, all the recorder keeps "
-            "(default), or none (heartbeat not visible)"
+            "re-reports to write: none (default: the heartbeat is not visible), or "
+            "each state's last one, all the recorder keeps (a partial heartbeat)"
         ),
     )
     parser.add_argument(
