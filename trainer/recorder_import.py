@@ -645,7 +645,8 @@ def import_recorder(options: ImportOptions) -> ImportStats:
     finally:
         connection.close()
     start_us, end_us = round(start * 1e6), round(end * 1e6)
-    events = pa.concat_tables(collected.tables)  # the window holds a row
+    # One dictionary per column across chunks: the writer keeps it as it is.
+    events = pa.concat_tables(collected.tables)
     report_ids, report_us = _reports(collected, end_us)
     observed = np.concatenate([*collected.updated_us, report_us])
     gaps = downtime(runs, observed, start_us, end_us)
