@@ -157,11 +157,16 @@ async def _second_run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> No
 
 @pytest.fixture
 async def recorded_home(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     async_test_recorder: Recorder,
     freezer: FrozenDateTimeFactory,
 ) -> tuple[Path, Path]:
-    """Return (database, config dir) written by a real HA over two runs."""
+    """Return (database, config dir) written by a real HA over two runs.
+
+    Parametrised indirectly with True, the first run ends as after a crash: its
+    end is left unwritten, and the second start closes it (`closed_incorrect`).
+    """
     db = tmp_path / "home-assistant_v2.db"
     recorder_config = {"db_url": f"sqlite:///{db}", "commit_interval": 0}
     freezer.move_to(T0 - timedelta(minutes=5))
@@ -174,6 +179,9 @@ async def recorded_home(
             hass.config_entries._async_schedule_save()
             freezer.move_to(DOWN[0])
             await hass.async_stop()
+    if getattr(request, "param", False):
+        with closing(sqlite3.connect(db)) as connection, connection:
+            connection.execute('UPDATE recorder_runs SET "end" = NULL')
     freezer.move_to(DOWN[1])
     async with (
         async_test_home_assistant(config_dir=str(tmp_path)) as hass,
@@ -252,6 +260,26 @@ async def test_a_real_recorder_database_becomes_a_valid_dataset(
         gaps=home.gaps,
     )
     assert len(rollups) >= 4
+
+
+@pytest.mark.parametrize("recorded_home", [True], indirect=True)
+async def test_after_a_crash_the_gap_starts_at_the_last_recorded_row(
+    recorded_home: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """HA closed the crashed run at its next start; the gap begins after hour 49."""
+    db, _ = recorded_home
+    with closing(sqlite3.connect(db)) as connection:
+        runs = connection.execute(
+            "SELECT closed_incorrect FROM recorder_runs ORDER BY start"
+        ).fetchall()
+    assert runs == [(1,), (0,)]
+    import_recorder(ImportOptions(db=db, out=tmp_path / "crash"))
+    (home,) = read_dataset(tmp_path / "crash")
+    last_row = (T0 + 49 * HOUR).timestamp()
+    assert home.gaps == ((last_row + 1e-6, DOWN[1].timestamp()),)
+    assert home.events.last_updated[home.events.last_updated < DOWN[1].timestamp()][
+        -1
+    ] == pytest.approx(last_row)
 
 
 async def test_without_registries_the_command_keeps_entities_and_says_what_is_lost(
