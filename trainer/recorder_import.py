@@ -95,7 +95,9 @@ PROTOCOL_OF_DOMAIN = {
     "zwave_me": "z-wave",
     "matter": "matter",
     "thread": "thread",
-    "homekit_controller": "other",
+    "tradfri": "zigbee",
+    "homekit_controller": "thread",
+    "bluetooth": "bluetooth",
     "bthome": "bluetooth",
     "xiaomi_ble": "bluetooth",
     "switchbot": "bluetooth",
@@ -499,7 +501,9 @@ def _protocol(device: Mapping[str, Any], integration: str | None) -> str:
     for kind, _ in device.get("connections") or ():
         if kind in PROTOCOL_OF_CONNECTION:
             return PROTOCOL_OF_CONNECTION[kind]
-    return PROTOCOL_OF_DOMAIN.get(integration or "", "unknown")
+    if integration is None:
+        return "unknown"
+    return PROTOCOL_OF_DOMAIN.get(integration, "other")
 
 
 def _integration(device: Mapping[str, Any], domains: Mapping[str, str]) -> str | None:
@@ -537,8 +541,9 @@ def registry_inventory(
 
     Devices with their integration (the domain of their primary config entry), hub
     (`via_device`), area and entities; power source "battery" when an entity is a
-    battery, else "unknown". Recorded entities no registry places on a device are
-    device-less entities.
+    battery, else "unknown". As the integration watches a home: disabled entities,
+    and disabled, service or entity-less devices (with their entities), are left
+    out. Recorded entities no registry places on a device are device-less entities.
     """
     devices = _storage(config_dir, "core.device_registry").get("devices", [])
     entities = _storage(config_dir, "core.entity_registry").get("entities", [])
@@ -562,22 +567,34 @@ def registry_inventory(
     )
     area_ids = {a.area_id for a in area_list}
     by_device: dict[str, list[Entity]] = {}
-    placed = set()
+    placed, disabled = set(), set()
     for registered in entities:
         entity_id = registered.get("entity_id")
-        if registered.get("device_id") and entity_domain(entity_id) is not None:
+        if entity_domain(entity_id) is None:
+            continue
+        if registered.get("disabled_by") is not None:
+            disabled.add(entity_id)
+        elif registered.get("device_id"):
             entity = _entity(entity_id, registered, described)
             by_device.setdefault(registered["device_id"], []).append(entity)
             placed.add(entity_id)
-    device_ids = {d["id"] for d in devices}
-    device_list = tuple(
-        _device(d, by_device.get(d["id"], []), domains, area_ids, device_ids)
+    # As the integration watches them: enabled, physical devices with entities.
+    watched = [
+        d
         for d in devices
+        if by_device.get(d["id"])
+        and d.get("disabled_by") is None
+        and d.get("entry_type") != "service"
+    ]
+    watched_ids = {d["id"] for d in watched}
+    device_list = tuple(
+        _device(d, by_device[d["id"]], domains, area_ids, watched_ids) for d in watched
     )
     registered_by_id = {e.get("entity_id"): e for e in entities}
+    # Entities of unwatched devices are left out, like disabled ones.
     loose = tuple(
         _entity(entity_id, registered_by_id.get(entity_id), described)
-        for entity_id in sorted(set(recorded) - placed)
+        for entity_id in sorted(set(recorded) - placed - disabled)
     )
     return Inventory(
         home_id,

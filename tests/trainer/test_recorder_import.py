@@ -55,6 +55,7 @@ MOTION = "binary_sensor.kitchen_motion"
 BATTERY = "sensor.kitchen_motion_battery"
 TEMPERATURE = "sensor.living_temperature"
 PERSON = "person.alice"
+WEATHER = "weather.home"  # on a service device: not watched, left out
 
 type Recorder = Callable[..., Any]
 
@@ -83,8 +84,29 @@ def _build_registries(hass: HomeAssistant) -> None:
         via_device_id=hub.id,
     )
     devices.async_update_device(sensor.id, area_id=kitchen.id)
-    assert hub.id != sensor.id
+    met = MockConfigEntry(domain="met", title="Forecast")
+    met.add_to_hass(hass)
+    forecast = devices.async_get_or_create(
+        config_entry_id=met.entry_id,
+        identifiers={("met", "home")},
+        entry_type=dr.DeviceEntryType.SERVICE,
+        name="Forecast",
+    )
     entities = er.async_get(hass)
+    entities.async_get_or_create(
+        "weather", "met", "home", device_id=forecast.id, suggested_object_id="home"
+    )
+    entities.async_get_or_create(
+        "sensor", "zha", "coordinator-1", device_id=hub.id, suggested_object_id="hub"
+    )
+    entities.async_get_or_create(
+        "sensor",
+        "zha",
+        "lqi-1",
+        device_id=sensor.id,
+        suggested_object_id="kitchen_motion_lqi",
+        disabled_by=er.RegistryEntryDisabler.INTEGRATION,
+    )
     entities.async_get_or_create(
         "binary_sensor",
         "zha",
@@ -122,6 +144,7 @@ async def _first_run(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Non
             {"device_class": "temperature", "unit_of_measurement": "°C"},
         )
         if hour % 12 == 0:
+            hass.states.async_set(WEATHER, "sunny" if hour % 24 else "cloudy")
             hass.states.async_set(
                 PERSON, "home" if hour % 24 == 0 else "not_home", {"source": "gps"}
             )
@@ -247,6 +270,7 @@ async def test_a_real_recorder_database_becomes_a_valid_dataset(
         MOTION: "motion",
         BATTERY: "battery",
     }
+    assert set(by_name) == {"Kitchen motion", "Zigbee coordinator"}
     loose = {e.entity_id: e for e in inventory.entities}
     assert set(loose) == {TEMPERATURE, PERSON}
     assert loose[TEMPERATURE].unit == "°C"
@@ -306,6 +330,7 @@ async def test_without_registries_the_command_keeps_entities_and_says_what_is_lo
         BATTERY: ("battery", "%"),
         TEMPERATURE: ("temperature", "°C"),
         PERSON: (None, None),
+        WEATHER: (None, None),
     }
     # Attributes the inventory carries are not repeated in the events.
     assert set(home.events.attributes[home.events.entity_id == PERSON]) == {
@@ -403,7 +428,11 @@ async def test_refusals_of_damaged_recorder_databases(
         connection.execute("UPDATE state_attributes SET shared_attrs = '{oops'")
     import_recorder(ImportOptions(db=damaged, out=tmp_path / "damaged"))
     (home,) = read_dataset(tmp_path / "damaged")
-    assert home.entry.n_events == 215
+    with closing(sqlite3.connect(db)) as connection:
+        (recorded,) = connection.execute(
+            "SELECT COUNT(*) FROM states WHERE state != ''"
+        ).fetchone()
+    assert home.entry.n_events == recorded
     assert set(home.events.attributes) == {None}
     # The database itself is never written: opened read-only.
     before = db.read_bytes()
