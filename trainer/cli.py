@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import __version__, generate, infer, validate
+from . import __version__, generate, infer, recorder_import, validate
 
 DESCRIPTION = """\
 Train HomeIQ's models (home type, device health) on synthetic homes and on data
@@ -18,7 +18,7 @@ them as ONNX and deliver them to Home Assistant.
 """
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (generate, validate, infer)
+COMMANDS: tuple[ModuleType, ...] = (generate, validate, infer, recorder_import)
 
 type Runner = Callable[[argparse.Namespace], int]
 
