@@ -1,36 +1,63 @@
-"""Coordinator that publishes snapshots of the collected telemetry."""
+"""The coordinator: scores the home every interval, off the event loop.
+
+Each refresh closes the days that ended, reads what HA's state machine says now
+about every watched device (on the loop: a dict lookup per entity), then scores
+in an executor thread with the core (`core.health`), and saves the telemetry.
+Entities only read the result.
+"""
 
 from dataclasses import dataclass
+from datetime import timedelta
+import time
 from typing import override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+import numpy as np
 
-from .collector import EventCollector
-from .const import DOMAIN, LOGGER, UPDATE_INTERVAL
+from .collector import Collector
+from .const import (
+    CONF_SCAN_MINUTES,
+    DEFAULT_SCAN_MINUTES,
+    DOMAIN,
+    LOGGER,
+    MODELS_DIR,
+)
+from .core.health import HomeHealth, LiveState, Models, score_home
+from .inventory import HomeView
+from .models_loader import LoadedModels, load_models
+from .storage import HomeIQStore, StoredState
 
 
 @dataclass(frozen=True, kw_only=True)
-class HomeIQSnapshot:
-    """What the entities show, taken at one refresh."""
+class HomeIQData:
+    """What the entities show, from one scoring."""
 
-    events_seen: int
+    health: HomeHealth
+    devices_monitored: int
+    backfill_progress: float
+    model_version: str
+    model_updated: str | None
 
 
 @dataclass(kw_only=True)
 class HomeIQRuntimeData:
     """Objects that live as long as the config entry is loaded."""
 
-    collector: EventCollector
+    collector: Collector
     coordinator: HomeIQCoordinator
+    store: HomeIQStore
+    state: StoredState
 
 
 type HomeIQConfigEntry = ConfigEntry[HomeIQRuntimeData]
 
 
-class HomeIQCoordinator(DataUpdateCoordinator[HomeIQSnapshot]):
-    """Turn the collector's running telemetry into periodic snapshots."""
+class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
+    """Score the collected telemetry every scoring interval."""
 
     config_entry: HomeIQConfigEntry
 
@@ -38,19 +65,159 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQSnapshot]):
         self,
         hass: HomeAssistant,
         entry: HomeIQConfigEntry,
-        collector: EventCollector,
+        collector: Collector,
+        store: HomeIQStore,
+        state: StoredState,
     ) -> None:
         """Initialise the coordinator for `entry`."""
+        minutes = entry.options.get(CONF_SCAN_MINUTES, DEFAULT_SCAN_MINUTES)
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=DOMAIN,
-            update_interval=UPDATE_INTERVAL,
+            update_interval=timedelta(minutes=minutes),
         )
         self.collector = collector
+        self.store = store
+        self.state = state
+        self.models = LoadedModels(models=Models(), refused={}, created=None)
+        self.models_dir = MODELS_DIR
+        self.watch_start = _watch_start(collector)
 
     @override
-    async def _async_update_data(self) -> HomeIQSnapshot:
-        """Snapshot the telemetry (in memory, so it cannot fail)."""
-        return HomeIQSnapshot(events_seen=self.collector.tally.seen)
+    async def _async_setup(self) -> None:
+        """Load the models once, in the executor."""
+        self.models = await self.hass.async_add_executor_job(
+            load_models, self.models_dir
+        )
+        for name, problem in self.models.refused.items():
+            LOGGER.warning("Model %s not used: %s", name, problem)
+
+    @override
+    async def _async_update_data(self) -> HomeIQData:
+        """Score the home as of now."""
+        now = time.time()
+        self.collector.async_advance(now)
+        home = self.collector.home
+        live = live_state(self.hass, home, self.state)
+        history = self.collector.aggregator.history
+        health = await self.hass.async_add_executor_job(
+            lambda: score_home(
+                home.inventory,
+                history,
+                live,
+                now,
+                watch_start=self.watch_start,
+                models=self.models.models,
+            )
+        )
+        self.async_save()
+        return HomeIQData(
+            health=health,
+            devices_monitored=len(home.inventory.devices),
+            backfill_progress=self.state["backfill"]["progress"],
+            model_version=self.models.models.version,
+            model_updated=self.models.created,
+        )
+
+    @callback
+    def snapshot(self) -> StoredState:
+        """Return a copy of the state to save that nobody mutates afterwards."""
+        self.state["telemetry"] = self.collector.aggregator.to_json()
+        labels = self.state["labels"]
+        backfill = self.state["backfill"]
+        return {
+            "telemetry": self.state["telemetry"],
+            "labels": {
+                "battery_replaced": dict(labels["battery_replaced"]),
+                "failures": list(labels["failures"]),
+            },
+            "backfill": {
+                "done": backfill["done"],
+                "progress": backfill["progress"],
+                "events": backfill["events"],
+            },
+        }
+
+    @callback
+    def async_save(self) -> None:
+        """Save a snapshot of the telemetry (JSON written off the loop)."""
+        self.store.async_save_snapshot(self.snapshot())
+
+    async def async_save_now(self) -> None:
+        """Save a snapshot and wait until it is written."""
+        await self.store.async_save(self.snapshot())
+
+
+def _watch_start(collector: Collector) -> float:
+    """Return when watching began: the oldest kept day, else now."""
+    history = collector.aggregator.history
+    return history[0].start if history else time.time()
+
+
+@callback
+def live_state(hass: HomeAssistant, home: HomeView, state: StoredState) -> LiveState:
+    """Read what HA's state machine says now about each watched device."""
+    devices = home.inventory.devices
+    n = len(devices)
+    last_seen = np.full(n, np.nan)
+    unavailable = np.zeros(n)
+    dead = np.zeros(n, dtype=bool)
+    battery = np.full(n, np.nan)
+    replaced = np.full(n, np.nan)
+    groups: list[str | None] = []
+    names: dict[str, str] = {}
+    registry = dr.async_get(hass)
+    get = hass.states.get
+    marked = state["labels"]["battery_replaced"]
+    for i, device in enumerate(devices):
+        info = home.devices[device.device_id]
+        down = 0
+        for entity in device.entities:
+            current = get(entity.entity_id)
+            if current is None:
+                continue
+            if current.state == STATE_UNAVAILABLE:
+                down += 1
+            elif current.state != STATE_UNKNOWN:
+                last_seen[i] = np.fmax(last_seen[i], current.last_reported_timestamp)
+        unavailable[i] = down / len(device.entities)
+        for entity_id in info.battery_entities:
+            level = _number(get(entity_id))
+            if level is not None:
+                battery[i] = level
+        if info.node_status_entity is not None:
+            status = get(info.node_status_entity)
+            dead[i] = status is not None and status.state == "dead"
+        replaced[i] = marked.get(device.device_id, np.nan)
+        group = home.group_of(device.device_id)
+        groups.append(group)
+        if group is not None and group not in names:
+            names[group] = _group_name(registry, group)
+    return LiveState(
+        last_seen=last_seen,
+        unavailable=unavailable,
+        dead=dead,
+        battery=battery,
+        replaced=replaced,
+        groups=tuple(groups),
+        group_names=names,
+    )
+
+
+def _number(state: object) -> float | None:
+    try:
+        value = float(getattr(state, "state", ""))
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _group_name(registry: dr.DeviceRegistry, group: str) -> str:
+    kind, _, key = group.partition(":")
+    if kind == "device":
+        hub = registry.async_get(key)
+        if hub is not None:
+            return hub.name_by_user or hub.name or key
+    return key
