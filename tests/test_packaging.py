@@ -5,9 +5,8 @@ from pathlib import Path
 import tomllib
 
 import homeassistant
-import pytest
-
 from homeassistant.util.yaml import load_yaml
+import pytest
 
 from custom_components.homeiq.binary_sensor import PROBLEM
 from custom_components.homeiq.sensor import DEVICE_SENSORS, HOME_SENSORS
@@ -84,7 +83,8 @@ def test_every_action_is_described_translated_and_has_an_icon() -> None:
     icons = _json(INTEGRATION / "icons.json")["services"]
     assert set(services) == set(strings) == set(icons)
     for name, service in services.items():
-        assert strings[name]["name"] and strings[name]["description"]
+        assert strings[name]["name"]
+        assert strings[name]["description"]
         for field in (service or {}).get("fields", {}):
             assert strings[name]["fields"][field]["name"]
 
