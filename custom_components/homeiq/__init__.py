@@ -42,7 +42,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bo
     entry.async_on_unload(collector.async_start())
     entry.async_on_unload(
         collector.add_listener(
-            lambda: hass.async_create_task(coordinator.async_request_refresh())
+            # Rebuilds are debounced already: score the new inventory at once.
+            lambda: entry.async_create_task(hass, coordinator.async_refresh())
         )
     )
     await coordinator.async_config_entry_first_refresh()

@@ -112,8 +112,8 @@ def remove_stale_entities(entry: HomeIQConfigEntry) -> None:
     current = coordinator.data.health.devices
     registry = er.async_get(coordinator.hass)
     for item in er.async_entries_for_config_entry(registry, entry.entry_id):
-        if item.device_id is None or item.device_id in current:
-            continue
+        # HA unlinks (device_id None) our entities of a device it removed.
         if item.unique_id.startswith(entry.entry_id):
             continue
-        registry.async_remove(item.entity_id)
+        if device_id_of(item.unique_id) not in current:
+            registry.async_remove(item.entity_id)
