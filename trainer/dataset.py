@@ -12,7 +12,7 @@ and what is wrong with it.
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 import gzip
 import io
@@ -31,16 +31,22 @@ from homeiq_core.dataset import (
     EVENT_COLUMNS,
     EXTERNAL_COLUMNS,
     EXTERNAL_SERIES,
+    HOME_ID_PATTERN,
     MAX_STATE_LENGTH,
+    REPORT_COLUMNS,
     DatasetError,
     EventColumns,
     HomeEntry,
     Inventory,
     Labels,
     Manifest,
+    ReportColumns,
+    check_gaps,
     format_time,
+    in_gaps,
     parse_time,
     read_events_jsonl,
+    read_reports_jsonl,
 )
 from homeiq_core.telemetry import entity_domain
 
@@ -56,6 +62,12 @@ EVENT_SCHEMA = pa.schema(
         pa.field("attributes", pa.dictionary(pa.int32(), pa.string())),
         pa.field("last_changed", TIME_TYPE, nullable=False),
         pa.field("last_updated", TIME_TYPE, nullable=False),
+    ]
+)
+REPORT_SCHEMA = pa.schema(
+    [
+        pa.field("entity_id", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+        pa.field("time", TIME_TYPE, nullable=False),
     ]
 )
 EXTERNAL_SCHEMA = pa.schema(
@@ -78,6 +90,12 @@ _PARQUET_OPTIONS: dict[str, Any] = {
     },
     "write_statistics": ["last_updated"],
 }
+_PARQUET_REPORTS: dict[str, Any] = {
+    "compression": "lz4",
+    "use_dictionary": ["entity_id"],
+    "column_encoding": {"time": "DELTA_BINARY_PACKED"},
+    "write_statistics": ["time"],
+}
 _PARQUET_EXTERNAL: dict[str, Any] = {
     "compression": "zstd",
     "use_dictionary": ["series"],
@@ -98,13 +116,20 @@ class ExternalColumns(NamedTuple):
 
 
 class Home(NamedTuple):
-    """One home of a dataset, read and validated."""
+    """One home of a dataset, read and validated.
+
+    `reports` is None when the dataset did not record re-reports (version 1, or a
+    conversion from HA's recorder): the heartbeat was not visible. `gaps` are the
+    intervals [start, end) in which nothing was recorded.
+    """
 
     entry: HomeEntry
     inventory: Inventory
     labels: Labels | None
     events: EventColumns
     external: ExternalColumns | None
+    reports: ReportColumns | None = None
+    gaps: tuple[tuple[float, float], ...] = ()
 
 
 # --- events: Arrow tables <-> EventColumns --------------------------------------
@@ -159,6 +184,27 @@ def table_to_events(table: pa.Table) -> EventColumns:
         _seconds(table["last_changed"]),
         _seconds(table["last_updated"]),
     )
+
+
+def reports_table(reports: ReportColumns) -> pa.Table:
+    """Return `reports` as an Arrow table in the dataset's report schema."""
+    if len(reports.entity_id) != len(reports.time):
+        raise DatasetError(
+            f"reports: {len(reports.entity_id)} entity ids for "
+            f"{len(reports.time)} times"
+        )
+    return pa.table(
+        [
+            pa.array(reports.entity_id, pa.string()).dictionary_encode(),
+            _times_array(reports.time),
+        ],
+        schema=REPORT_SCHEMA,
+    )
+
+
+def table_to_reports(table: pa.Table) -> ReportColumns:
+    """Return the columns of a checked report table as `ReportColumns`."""
+    return ReportColumns(_strings(table["entity_id"]), _seconds(table["time"]))
 
 
 def external_table(external: ExternalColumns) -> pa.Table:
@@ -218,14 +264,19 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def check_events_table(
-    table: pa.Table, where: str, *, start: float | None = None, end: float | None = None
+    table: pa.Table,
+    where: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    gaps: tuple[tuple[float, float], ...] = (),
 ) -> pa.Table:
     """Check an event table thoroughly; return it with its times as µs UTC.
 
     Raises `DatasetError` naming `where` and the first problem: a missing or
     mistyped column, nulls, a bad entity id, a too long state, attributes that are
     not JSON objects, times not sorted by `last_updated`, `last_changed` after
-    `last_updated`, or times outside the window [`start`, `end`).
+    `last_updated`, times outside the window [`start`, `end`) or inside a gap.
     """
     text = (_is_text, "string")
     utc = (_is_utc_time, "timestamp with time zone UTC")
@@ -280,7 +331,57 @@ def check_events_table(
             f"{where}: row {_first_bad(late)} has last_changed after last_updated"
         )
     _check_window(updated, where, "last_updated", start, end)
+    _check_gaps(updated, where, "last_updated", gaps)
     return table
+
+
+def check_reports_table(
+    table: pa.Table,
+    where: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    gaps: tuple[tuple[float, float], ...] = (),
+) -> pa.Table:
+    """Check a report table: columns, entity ids, sorted times in the window."""
+    _check_columns(
+        table,
+        where,
+        REPORT_COLUMNS,
+        {
+            "entity_id": (_is_text, "string"),
+            "time": (_is_utc_time, "timestamp with time zone UTC"),
+        },
+    )
+    table = table.select(list(REPORT_COLUMNS))
+    if table.schema.field("time").type != TIME_TYPE:
+        table = table.set_column(1, "time", table["time"].cast(TIME_TYPE))
+    for entity_id in _unique_strings(table["entity_id"]).to_pylist():
+        if entity_domain(entity_id) is None:
+            raise DatasetError(f"{where}: bad entity_id {entity_id!r}")
+    times = table["time"].cast(pa.int64()).to_numpy()
+    if len(times) and (unsorted := np.diff(times) < 0).any():
+        raise DatasetError(
+            f"{where}: reports are not sorted by time (row {_first_bad(unsorted) + 1})"
+        )
+    _check_window(times, where, "time", start, end)
+    _check_gaps(times, where, "time", gaps)
+    return table
+
+
+def _check_gaps(
+    micros: np.ndarray, where: str, name: str, gaps: tuple[tuple[float, float], ...]
+) -> None:
+    # Compared in whole microseconds, as stored: a row at a gap's end is outside.
+    inside = in_gaps(
+        micros.astype(np.float64), [(round(a * 1e6), round(b * 1e6)) for a, b in gaps]
+    )
+    if inside is not None:
+        row = _first_bad(inside)
+        raise DatasetError(
+            f"{where}: row {row} ({name} {format_time(micros[row] / 1e6)}) "
+            "falls inside a gap, when nothing was recorded"
+        )
 
 
 def _check_window(
@@ -392,6 +493,16 @@ def _events_from_jsonl(path: Path, where: str) -> pa.Table:
             ),
             np.array([r.last_changed for r in rows], dtype=np.float64),
             np.array([r.last_updated for r in rows], dtype=np.float64),
+        )
+    )
+
+
+def _reports_from_jsonl(path: Path, where: str) -> pa.Table:
+    rows = list(read_reports_jsonl(_read_lines(path, where), where))
+    return reports_table(
+        ReportColumns(
+            np.array([entity_id for entity_id, _ in rows], dtype=object),
+            np.array([time for _, time in rows], dtype=np.float64),
         )
     )
 
@@ -513,6 +624,20 @@ def _write_events(path: Path, table: pa.Table, fmt: str) -> None:
     _write_bytes(path, data, fmt == "jsonl.gz")
 
 
+def _write_reports(path: Path, table: pa.Table, fmt: str) -> None:
+    if fmt == "parquet":
+        pq.write_table(table, path, **_PARQUET_REPORTS)
+        return
+    data = _jsonl_bytes(
+        REPORT_COLUMNS,
+        [
+            _json_strings(table["entity_id"]),
+            pc.binary_join_element_wise('"', _iso(table["time"]), '"', ""),
+        ],
+    )
+    _write_bytes(path, data, fmt == "jsonl.gz")
+
+
 def _write_external(path: Path, table: pa.Table, fmt: str) -> None:
     if fmt == "parquet":
         pq.write_table(table, path, **_PARQUET_EXTERNAL)
@@ -553,36 +678,75 @@ def write_home_files(
     end: float,
     labels: Labels | None = None,
     external: ExternalColumns | pa.Table | None = None,
+    reports: ReportColumns | pa.Table | None = None,
+    gaps: Sequence[tuple[float, float]] = (),
     fmt: str = "parquet",
 ) -> HomeEntry:
     """Write one home's files under `root`/homes/<home_id>/; return its entry.
 
-    The events are checked first (`check_events_table`), so a writer never
-    produces a dataset that its own reader refuses. Use this directly to write
-    homes from several processes, and `DatasetWriter.add` to list them.
+    Everything is checked first, by the reader's own checks (inventory, labels
+    against the inventory, events, reports, external series, gaps), so a writer
+    never produces a dataset that its own reader refuses. Use this directly to
+    write homes from several processes, and `DatasetWriter.add` to list them.
+    `reports` None means re-reports were not recorded; an empty table means they
+    were, and there were none.
     """
     if fmt not in FORMATS:
         raise DatasetError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     home_id = inventory.home_id
     where = f"home {home_id}"
+    if HOME_ID_PATTERN.fullmatch(home_id) is None:
+        raise DatasetError(f"{where}: 'home_id' must match {HOME_ID_PATTERN.pattern}")
+    inventory_json = inventory.to_json()
+    Inventory.from_json(inventory_json, f"{where} inventory")
+    labels_json = None
+    if labels is not None:
+        labels_json = labels.to_json()
+        Labels.from_json(labels_json, f"{where} labels").check_devices(
+            inventory, f"{where} labels"
+        )
+    # Gaps as they will read back (whole microseconds).
+    gaps = tuple(
+        (parse_time(format_time(a), where), parse_time(format_time(b), where))
+        for a, b in gaps
+    )
+    start, end = (parse_time(format_time(t), where) for t in (start, end))
+    if start > end:
+        raise DatasetError(f"{where}: 'start' is after 'end'")
+    check_gaps(gaps, start, end, f"{where} gaps")
     table = events if isinstance(events, pa.Table) else events_table(events)
     table = _unique_dictionaries(
-        check_events_table(table, f"{where} events", start=start, end=end)
+        check_events_table(table, f"{where} events", start=start, end=end, gaps=gaps)
     )
-    relative = f"{HOMES_DIR}/{home_id}"
-    directory = Path(root, relative)
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_json(directory / "inventory.json", inventory.to_json())
-    _write_events(directory / f"events.{fmt}", table, fmt)
-    labels_path = external_path = None
-    if labels is not None:
-        labels_path = f"{relative}/labels.json"
-        _write_json(directory / "labels.json", labels.to_json())
+    report_table = None
+    if reports is not None:
+        report_table = (
+            reports if isinstance(reports, pa.Table) else reports_table(reports)
+        )
+        report_table = _unique_dictionaries(
+            check_reports_table(
+                report_table, f"{where} reports", start=start, end=end, gaps=gaps
+            )
+        )
+    ext = None
     if external is not None:
         ext = external if isinstance(external, pa.Table) else external_table(external)
         ext = check_external_table(ext, f"{where} external")
+    relative = f"{HOMES_DIR}/{home_id}"
+    directory = Path(root, relative)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_json(directory / "inventory.json", inventory_json)
+    _write_events(directory / f"events.{fmt}", table, fmt)
+    labels_path = external_path = reports_path = None
+    if labels_json is not None:
+        labels_path = f"{relative}/labels.json"
+        _write_json(directory / "labels.json", labels_json)
+    if ext is not None:
         external_path = f"{relative}/external.{fmt}"
         _write_external(directory / f"external.{fmt}", ext, fmt)
+    if report_table is not None:
+        reports_path = f"{relative}/reports.{fmt}"
+        _write_reports(directory / f"reports.{fmt}", report_table, fmt)
     return HomeEntry(
         home_id=home_id,
         inventory=f"{relative}/inventory.json",
@@ -592,6 +756,9 @@ def write_home_files(
         end=end,
         labels=labels_path,
         external=external_path,
+        reports=reports_path,
+        n_reports=0 if report_table is None else report_table.num_rows,
+        gaps=gaps,
     )
 
 
@@ -674,6 +841,8 @@ class DatasetWriter:
         end: float,
         labels: Labels | None = None,
         external: ExternalColumns | pa.Table | None = None,
+        reports: ReportColumns | pa.Table | None = None,
+        gaps: Sequence[tuple[float, float]] = (),
     ) -> HomeEntry:
         """Write one home's files now and remember its manifest entry."""
         entry = write_home_files(
@@ -684,6 +853,8 @@ class DatasetWriter:
             end=end,
             labels=labels,
             external=external,
+            reports=reports,
+            gaps=gaps,
             fmt=self.fmt,
         )
         self.add(entry)
@@ -764,7 +935,9 @@ class Dataset:
             table = _read_parquet(path, where)
         else:
             table = _events_from_jsonl(path, where)
-        table = check_events_table(table, where, start=entry.start, end=entry.end)
+        table = check_events_table(
+            table, where, start=entry.start, end=entry.end, gaps=entry.gaps
+        )
         if table.num_rows != entry.n_events:
             raise DatasetError(
                 f"{where}: has {table.num_rows} events, "
@@ -793,13 +966,33 @@ class Dataset:
         labels = Labels.from_json(
             _read_json(self.path(entry.labels, where), where), where
         )
-        devices = {device.device_id for device in inventory.devices}
-        for failure in labels.failures:
-            if failure.device_id not in devices:
-                raise DatasetError(
-                    f"{where}: failure of unknown device {failure.device_id!r}"
-                )
+        labels.check_devices(inventory, where)
         return labels
+
+    def read_reports_table(self, entry: HomeEntry) -> pa.Table | None:
+        """Return a home's checked re-reports, None when they were not recorded."""
+        if entry.reports is None:
+            return None
+        where = str(self.root / entry.reports)
+        path = self.path(entry.reports, where)
+        if _format_of(entry.reports) == "parquet":
+            table = _read_parquet(path, where)
+        else:
+            table = _reports_from_jsonl(path, where)
+        table = check_reports_table(
+            table, where, start=entry.start, end=entry.end, gaps=entry.gaps
+        )
+        if table.num_rows != entry.n_reports:
+            raise DatasetError(
+                f"{where}: has {table.num_rows} reports, "
+                f"the manifest says n_reports {entry.n_reports}"
+            )
+        return table
+
+    def read_reports(self, entry: HomeEntry) -> ReportColumns | None:
+        """Return a home's validated re-reports, or None when not recorded."""
+        table = self.read_reports_table(entry)
+        return None if table is None else table_to_reports(table)
 
     def read_external(self, entry: HomeEntry) -> ExternalColumns | None:
         """Return a home's validated external series, or None."""
@@ -822,6 +1015,8 @@ class Dataset:
             self.read_labels(entry, inventory),
             table_to_events(self.read_events_table(entry)),
             self.read_external(entry),
+            self.read_reports(entry),
+            entry.gaps,
         )
 
 
@@ -843,6 +1038,12 @@ class DatasetSummary:
     home_types: Counter[str]
     failures: Counter[str]
     formats: Counter[str]
+    n_reports: int = 0
+    homes_with_reports: int = 0
+    gaps: int = 0
+    gap_days: float = 0.0
+    warnings: Counter[str] = field(default_factory=Counter)
+    unannotated: int = 0
 
     def describe(self) -> str:
         """Return a one-paragraph description."""
@@ -866,8 +1067,28 @@ class DatasetSummary:
             f"{', '.join(sorted(self.formats))}; "
             f"home types: {types or 'unlabelled'}; "
             f"{sum(self.failures.values())} labelled failures"
-            f"{f' ({failures})' if failures else ''}."
+            f"{f' ({failures})' if failures else ''}"
+            f"{self._v2_details()}."
         )
+
+    def _v2_details(self) -> str:
+        parts = [f"format version {self.manifest.format_version}"]
+        if self.homes_with_reports:
+            parts.append(
+                f"{self.n_reports:,} re-reports in {self.homes_with_reports} homes"
+            )
+        else:
+            parts.append("no re-reports recorded")
+        if self.gaps:
+            parts.append(f"{self.gaps} gaps ({self.gap_days:.1f} days)")
+        if self.warnings:
+            parts.append(
+                "warnings: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.warnings.items()))
+            )
+        if self.unannotated:
+            parts.append(f"{self.unannotated} homes without failure annotations")
+        return "; " + "; ".join(parts)
 
 
 def validate_dataset(root: str | os.PathLike[str]) -> DatasetSummary:
@@ -877,16 +1098,36 @@ def validate_dataset(root: str | os.PathLike[str]) -> DatasetSummary:
     types: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     formats: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
+    n_reports = with_reports = unannotated = 0
     for entry in dataset.manifest.homes:
         inventory = dataset.read_inventory(entry)
         labels = dataset.read_labels(entry, inventory)
         n_events += dataset.read_events_table(entry).num_rows
+        reports = dataset.read_reports_table(entry)
+        if reports is not None:
+            n_reports += reports.num_rows
+            with_reports += 1
         dataset.read_external(entry)
         formats[_format_of(entry.events)] += 1
         if labels is not None:
             if labels.home_type is not None:
                 types[labels.home_type] += 1
             failures.update(failure.kind for failure in labels.failures)
+            warnings.update(warning.kind for warning in labels.warnings)
+            unannotated += not labels.annotated
+    homes = dataset.manifest.homes
     return DatasetSummary(
-        Path(root), dataset.manifest, n_events, types, failures, formats
+        Path(root),
+        dataset.manifest,
+        n_events,
+        types,
+        failures,
+        formats,
+        n_reports=n_reports,
+        homes_with_reports=with_reports,
+        gaps=sum(len(home.gaps) for home in homes),
+        gap_days=sum(b - a for home in homes for a, b in home.gaps) / 86400,
+        warnings=warnings,
+        unannotated=unannotated,
     )

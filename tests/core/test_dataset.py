@@ -35,6 +35,8 @@ INVENTORY: dict[str, Any] = {
             "protocol": "zigbee",
             "power_source": "battery",
             "area_id": "kitchen",
+            "integration": "zha",
+            "via_device": None,
             "entities": [
                 {
                     "entity_id": "binary_sensor.kitchen_motion",
@@ -147,11 +149,15 @@ def test_labels_round_trip() -> None:
     labels = Labels.from_json(LABELS)
     assert labels.to_json() == {
         **LABELS,
+        "annotated": True,
+        "warnings": [],
         "failures": [
             {
                 **LABELS["failures"][0],
                 "onset": "2026-01-20T03:00:00.000000+00:00",
                 "failure_time": "2026-01-27T14:10:00.000000+00:00",
+                "recovered": None,
+                "provenance": "ground_truth",
             }
         ],
     }
@@ -185,7 +191,8 @@ def test_manifest_round_trips() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        ("format_version", 2, "format_version 2 is not supported"),
+        ("format_version", 3, "format_version 3 is not supported"),
+        ("format_version", True, "format_version True is not supported"),
         ("format", "csv", "'format' must be 'homeiq-dataset'"),
         ("source.kind", "guess", "'kind' is 'guess'"),
         ("homes.0.home_id", "../etc", "'home_id' '../etc' must match"),

@@ -118,7 +118,11 @@ def _break(path: str, value: object):
     ("change", "message"),
     [
         (_break("format", "something"), "'format'"),
-        (_break("version", 2), "version 2"),
+        (_break("version", 3), "version 3"),
+        (_break("version", 1), "device_fields"),
+        (_break("gap_s", None), "gap_s"),
+        (_break("home/reports", -1), "home reports"),
+        (_break("home/reports_visible", 1), "reports_visible"),
         (_break("device_fields", ["events"]), "device_fields"),
         (_break("day", ""), "day"),
         (_break("time_zone", None), "time_zone"),

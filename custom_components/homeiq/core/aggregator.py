@@ -25,8 +25,9 @@ the rollups of a home are the same numbers whether its events arrived live or
 from a file.
 """
 
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 import json
 import math
@@ -35,8 +36,26 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .dataset import MAX_STATE_LENGTH, Entity, Event, EventColumns, Inventory
-from .rollups import COUNTERS, DEVICE_FIELDS, HOURS, DayRollup, RollupError
+from .dataset import (
+    MAX_STATE_LENGTH,
+    Entity,
+    Event,
+    EventColumns,
+    Inventory,
+    ReportColumns,
+)
+from .rollups import (
+    COUNTERS,
+    DEVICE_FIELDS,
+    FIELD_INDEX,
+    HOURS,
+    INTERVAL_BINS,
+    INTERVAL_EDGES,
+    LONG_DAYS,
+    V1_DEVICE_FIELDS,
+    DayRollup,
+    RollupError,
+)
 
 BURST_SECONDS = 1.0  # events of one device this close belong to one radio report
 FLAP_SECONDS = 30.0  # a state change this soon after the previous one is a flap
@@ -46,7 +65,7 @@ VALUE_LIMIT = 1e12  # larger numbers are taken as garbage (and would spoil sums)
 MIN_TIME = 0.0  # 1970-01-01
 MAX_TIME = 4102444800.0  # 2100-01-01: beyond, the clock is wrong
 STATE_FORMAT = "homeiq-telemetry"
-STATE_VERSION = 1
+STATE_VERSION = 2  # version 1 states are migrated on restore
 
 # What an entity contributes, decided once from the inventory (`entity_role`).
 ROLES = ("activity", "battery", "lqi", "rssi", "power", "energy", "diagnostic")
@@ -75,9 +94,14 @@ _CLOCK_BACKWARDS = _COUNTER["clock_backwards"]
 _LATE_EVENT = _COUNTER["late_event"]
 _ENERGY_RESET = _COUNTER["energy_reset"]
 _SKIPPED_DAYS = _COUNTER["skipped_days"]
+_BAD_GAP = _COUNTER["bad_gap"]
 _INF = math.inf
 # Device fields kept as plain attributes of `_Device`, in DEVICE_FIELDS order.
 _COUNT_FIELDS = DEVICE_FIELDS[: DEVICE_FIELDS.index("first_seen")]
+_V1_COUNT_FIELDS = V1_DEVICE_FIELDS[: V1_DEVICE_FIELDS.index("first_seen")]
+_CARRIED = FIELD_INDEX["silence_s"]  # fields from here on are filled at the close
+_HIST = FIELD_INDEX["interval_bin0"]
+_EDGES = list(INTERVAL_EDGES)
 
 
 def entity_role(entity: Entity) -> str:  # noqa: PLR0911
@@ -124,7 +148,7 @@ def _scale(entity: Entity, role: str) -> float:
 class _Stats:
     """Count, sum, sum of squares, min, max, last and time sum of one day's values."""
 
-    __slots__ = ("last", "max", "min", "n", "sum", "sumsq", "tsum")
+    __slots__ = ("last", "max", "min", "n", "sum", "sumsq", "tlast", "tsum")
 
     def __init__(self) -> None:
         self.reset()
@@ -137,6 +161,7 @@ class _Stats:
         self.max = -_INF
         self.last = math.nan
         self.tsum = 0.0
+        self.tlast = math.nan  # seconds after the day's start of `last`
 
     def add(self, value: float, seconds: float) -> None:
         self.n += 1
@@ -149,6 +174,7 @@ class _Stats:
             self.max = value
         self.last = value
         self.tsum += seconds
+        self.tlast = seconds
 
     def row(self) -> list[float]:
         if self.n == 0:
@@ -169,6 +195,7 @@ class _Stats:
         self.min = row[3] if self.n else _INF
         self.max = row[4] if self.n else -_INF
         self.last, self.tsum = row[5], row[6]
+        self.tlast = row[7] if len(row) > 7 else math.nan
 
 
 class _Device:
@@ -177,8 +204,14 @@ class _Device:
     __slots__ = (
         *_COUNT_FIELDS,
         "battery",
+        "battery_at",
+        "battery_level",
         "burst_at",
+        "burst_clock",
+        "changed_at",
+        "changed_clock",
         "first_seen",
+        "hist",
         "hours",
         "last_seen",
         "lqi",
@@ -191,6 +224,13 @@ class _Device:
         self.first_seen = math.nan
         self.last_seen = -_INF
         self.burst_at = -_INF  # when the latest report (burst of events) began
+        # The aggregator's gap clock (gap seconds so far) at `burst_at`: an
+        # interval or a silence minus the gap seconds inside it is watched time.
+        self.burst_clock = 0.0
+        self.changed_at = math.nan  # latest change of an activity entity's state
+        self.changed_clock = 0.0
+        self.battery_at = math.nan  # latest battery reading ever, and its level
+        self.battery_level = math.nan
         self.value = _Stats()
         self.battery = _Stats()
         self.lqi = _Stats()
@@ -205,6 +245,7 @@ class _Device:
         self.frozen_max = self.unavailable_s = self.unknown_s = 0.0
         self.energy_kwh = 0.0
         self.hours = [0] * HOURS
+        self.hist = [0] * INTERVAL_BINS
         for stats in self.channels():
             stats.reset()
 
@@ -219,6 +260,8 @@ class _Device:
         row.append(self.last_seen if self.last_seen > -_INF else math.nan)
         for stats in self.channels():
             row.extend(stats.row())
+        row.extend(map(float, self.hist))
+        row.extend([math.nan] * (len(DEVICE_FIELDS) - len(row)))  # at the close
         return row
 
 
@@ -268,7 +311,10 @@ class TelemetryAggregator:
     `inventory` maps entities to devices and gives the time zone. `start` (POSIX
     seconds), when given, is when watching began: the first day counts as observed
     from then, and earlier events are late. `history_days` bounds the closed days
-    kept (None: keep all, for the trainer's batch replay).
+    kept (None: keep all, for the trainer's batch replay). `reports` says that the
+    source records re-reports without a change (`report`); the first `report` call
+    says so too. The rollups carry it, so features can tell a device whose
+    heartbeat was not visible from a silent one.
     """
 
     def __init__(
@@ -277,9 +323,17 @@ class TelemetryAggregator:
         *,
         start: float | None = None,
         history_days: int | None = HISTORY_DAYS,
+        reports: bool = False,
     ) -> None:
         """Prepare slots for every device and entity of `inventory`."""
         self.inventory = inventory
+        self.reports_visible = reports
+        self._home_reports = 0
+        self._gaps: list[tuple[float, float]] = []  # those that may reach today
+        self._gap_clock = 0.0  # gap seconds marked so far
+        self._gap_until = -_INF  # events before this fell in a marked gap
+        # The last battery level of each closed day, per device (NaN: none).
+        self._battery_days: deque[list[float]] = deque(maxlen=LONG_DAYS)
         try:
             self._zone = ZoneInfo(inventory.time_zone)
             self.time_zone = inventory.time_zone
@@ -376,18 +430,7 @@ class TelemetryAggregator:
         dev = e.device
         dev.events += 1
         if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
-            # A new report; its interval runs from the previous report's start.
-            dev.reports += 1
-            gap = timestamp - dev.burst_at  # type: ignore[operator]
-            dev.burst_at = timestamp
-            if gap != _INF:
-                dev.interval_n += 1
-                dev.interval_sum += gap
-                dev.interval_sumsq += gap * gap
-                if gap > dev.interval_max:  # noqa: PLR1730
-                    dev.interval_max = gap
-            else:
-                dev.first_seen = timestamp
+            self._burst(dev, timestamp)  # type: ignore[arg-type]
         dev.last_seen = timestamp
         if e.attributes and attributes is not None:
             self._read_attributes(e, attributes, timestamp)  # type: ignore[arg-type]
@@ -401,6 +444,9 @@ class TelemetryAggregator:
             if e.avail:
                 self._available(e, timestamp)  # type: ignore[arg-type]
             if state != e.valid:
+                if e.activity:
+                    dev.changed_at = timestamp
+                    dev.changed_clock = self._gap_clock
                 if e.activity and e.valid is not None:
                     dev.changes += 1
                     since = timestamp - self._day_start  # type: ignore[operator]
@@ -412,8 +458,11 @@ class TelemetryAggregator:
                     dev.hours[hour] += 1
                     self._home_hours[hour] += 1
                     self._home_changes += 1
-                    if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
-                        dev.flaps += 1
+                    flap = timestamp - e.changed < FLAP_SECONDS  # type: ignore[operator]
+                    dev.flaps += flap
+                    if not e.numeric:
+                        dev.binary_changes += 1
+                        dev.binary_flaps += flap
                 e.valid = state  # type: ignore[assignment]
                 e.changed = timestamp  # type: ignore[assignment]
                 if not e.numeric:
@@ -449,6 +498,117 @@ class TelemetryAggregator:
                 channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
         return True
 
+    def _burst(self, dev: _Device, timestamp: float) -> None:
+        """Count a new report; its interval runs from the previous report's start."""
+        dev.reports += 1
+        # Watched time only: gap seconds marked since the previous report are out.
+        gap = timestamp - dev.burst_at - (self._gap_clock - dev.burst_clock)
+        dev.burst_at = timestamp
+        dev.burst_clock = self._gap_clock
+        if gap != _INF:
+            dev.interval_n += 1
+            dev.interval_sum += gap
+            dev.interval_sumsq += gap * gap
+            if gap > dev.interval_max:  # noqa: PLR1730
+                dev.interval_max = gap
+            dev.hist[bisect_right(_EDGES, gap)] += 1
+        else:
+            dev.first_seen = timestamp
+
+    def report(self, entity_id: object, timestamp: object) -> bool:
+        """Fold in a re-report without a change (HA's `state_reported`).
+
+        Liveness only: the device was heard (reports, intervals, silence), and a
+        numeric entity re-reported its current value (repeats, how long it stayed
+        unchanged, a reading on its channel). Return False when skipped; never raises.
+        """
+        try:
+            e = self._entities.get(entity_id)  # type: ignore[call-overload]
+        except TypeError:  # unhashable
+            e = None
+        if e is None:
+            self._odd[
+                _UNKNOWN_ENTITY if entity_id.__class__ is str else _BAD_ENTITY_ID
+            ] += 1
+            return False
+        if timestamp.__class__ is not float:
+            timestamp = _as_time(timestamp)
+            if timestamp is None:
+                self._odd[_BAD_TIME] += 1
+                return False
+        if not self._now <= timestamp < self._day_end:  # type: ignore[operator]
+            timestamp = self._off_clock(timestamp)  # type: ignore[arg-type]
+            if timestamp is None:
+                return False
+        self._now = timestamp
+        self.reports_visible = True
+        self._home_reports += 1
+        dev = e.device
+        dev.reported += 1
+        if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
+            self._burst(dev, timestamp)  # type: ignore[arg-type]
+        dev.last_seen = timestamp
+        value = e.value
+        if e.avail or value is None or e.state != e.valid:
+            return True  # unavailable, or nothing numeric to repeat
+        if e.activity:
+            dev.numeric_reports += 1
+            dev.numeric_repeats += 1
+            run = timestamp - e.changed  # type: ignore[operator]
+            if run > dev.frozen_max:  # noqa: PLR1730
+                dev.frozen_max = run
+        channel = e.channel
+        if channel is not None:
+            channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
+        return True
+
+    def mark_gap(self, start: object, end: object) -> bool:
+        """Mark [start, end) as a time nothing was observed (HA or a hub down).
+
+        Gap seconds count neither as watched time (`DayRollup.observed_s`) nor as
+        silence, intervals or outages. The part of a gap before the latest event
+        is ignored (what was seen was seen); events inside a gap that arrive later
+        are late. Return False when nothing was marked; never raises.
+        """
+        first, last = _as_time(start), _as_time(end)
+        if (
+            first is None
+            or last is None
+            or not (_valid_time(first) and _valid_time(last))
+            or last <= first
+        ):
+            self._odd[_BAD_GAP] += 1
+            return False
+        if self._date is None:
+            self._begin(first)
+        first = max(first, self._now)
+        if last <= first:
+            return False
+        if first >= self._day_end:
+            self._roll(first)
+        for e in self._entity_list:
+            if e.avail:
+                self._close_outage(e, first)
+                e.since = last  # the outage resumes when the gap ends
+        self._gaps.append((first, last))
+        self._gap_clock += last - first
+        self._gap_until = max(self._gap_until, last)
+        self._now = last
+        return True
+
+    def _gap_seconds(self, low: float, high: float) -> float:
+        """Return the seconds of [low, high) inside the gaps kept."""
+        total = 0.0
+        for first, last in self._gaps:
+            overlap = min(last, high) - max(first, low)
+            if overlap > 0:
+                total += overlap
+        return total
+
+    def _clock_at(self, moment: float) -> float:
+        """Return the gap clock as of `moment` (at or after the current day's start)."""
+        return self._gap_clock - self._gap_seconds(moment, _INF)
+
     def record_event(self, event: Event) -> bool:
         """Fold in one dataset `Event` (its `last_updated` is the event's time)."""
         return self.record(
@@ -479,6 +639,8 @@ class TelemetryAggregator:
 
     @staticmethod
     def _close_outage(e: _Entity, until: float) -> None:
+        if until <= e.since:  # inside a gap: the outage resumes at its end
+            return
         if e.avail == 1:
             e.device.unavailable_s += until - e.since
         else:
@@ -538,7 +700,7 @@ class TelemetryAggregator:
             else:
                 self._roll(timestamp)
             return timestamp
-        if timestamp < self._floor:
+        if timestamp < self._floor or timestamp < self._gap_until:
             self._odd[_LATE_EVENT] += 1
             return None
         self._odd[_CLOCK_BACKWARDS] += 1
@@ -586,6 +748,8 @@ class TelemetryAggregator:
         self._date = day
         self._day_start = start
         self._day_end = end
+        if self._gaps:  # gaps that ended before today matter no more
+            self._gaps = [gap for gap in self._gaps if gap[1] > start]
         self._floor = start
         self._now = max(self._now, start)
         first = self._offset(start)
@@ -620,7 +784,7 @@ class TelemetryAggregator:
             self._open(self._date + timedelta(days=skipped), None)
             for e in self._entity_list:
                 if e.avail:
-                    e.since = self._day_start
+                    e.since = max(e.since, self._day_start)
         while timestamp >= self._day_end:
             self._close_day()
 
@@ -634,6 +798,7 @@ class TelemetryAggregator:
                 e.device.unavailable_at_end += 1
         self._history.append(self._rollup())
         self.days_closed += 1
+        self._home_reports = 0
         for i, count in enumerate(self._odd):
             self._totals[i] += count
         self._odd = [0] * len(COUNTERS)
@@ -648,6 +813,9 @@ class TelemetryAggregator:
         values = np.array(
             [device.row() for device in self._devices], dtype=np.float64
         ).reshape(len(self._devices), len(DEVICE_FIELDS))
+        self._carry(values)
+        watched_from = max(self._day_start, self._watch_from)
+        gap_s = self._gap_seconds(watched_from, self._day_end)
         hours = np.array(
             [device.hours for device in self._devices], dtype=np.int64
         ).reshape(len(self._devices), HOURS)
@@ -659,7 +827,7 @@ class TelemetryAggregator:
             time_zone=self.time_zone,
             start=self._day_start,
             end=self._day_end,
-            observed_s=self._day_end - max(self._day_start, self._watch_from),
+            observed_s=max(self._day_end - watched_from - gap_s, 0.0),
             device_ids=self._device_ids,
             values=values,
             hours=hours,
@@ -667,6 +835,38 @@ class TelemetryAggregator:
             home_changes=self._home_changes,
             home_hours=home_hours,
             counters=dict(zip(COUNTERS, self._odd, strict=True)),
+            gap_s=gap_s,
+            home_reports=self._home_reports,
+            reports_visible=self.reports_visible,
+        )
+
+    def _carry(self, values: np.ndarray) -> None:
+        """Fill the fields carried across days into the closing day's `values`."""
+        end = self._day_end
+        clock = self._clock_at(end)
+        today = []
+        for i, dev in enumerate(self._devices):
+            row = values[i]
+            seen = dev.last_seen
+            if seen > -_INF:
+                row[_CARRIED] = end - seen - (clock - dev.burst_clock)
+                if dev.changed_at == dev.changed_at:  # not NaN
+                    row[_CARRIED + 1] = max(
+                        seen - dev.changed_at - (dev.burst_clock - dev.changed_clock),
+                        0.0,
+                    )
+            battery = dev.battery
+            if battery.n:
+                dev.battery_at = self._day_start + battery.tlast
+                dev.battery_level = battery.last
+            row[_CARRIED + 2] = dev.battery_at
+            row[_CARRIED + 3] = dev.battery_level
+            today.append(battery.last if battery.n else math.nan)
+        self._battery_days.append(today)
+        values[:, _CARRIED + 4 :] = battery_history_fields(
+            np.array(self._battery_days, dtype=np.float64).reshape(
+                len(self._battery_days), len(self._devices)
+            )
         )
 
     # --- what callers read --------------------------------------------------------
@@ -705,7 +905,20 @@ class TelemetryAggregator:
                 "last_seen": _null(device.last_seen),
                 "burst_at": _null(device.burst_at),
                 "hours": list(device.hours),
-                "channels": [_nulls(stats.row()) for stats in device.channels()],
+                "channels": [
+                    [*_nulls(stats.row()), _null(stats.tlast)]
+                    for stats in device.channels()
+                ],
+                "hist": list(device.hist),
+                "carried": _nulls(
+                    [
+                        device.burst_clock,
+                        device.changed_at,
+                        device.changed_clock,
+                        device.battery_at,
+                        device.battery_level,
+                    ]
+                ),
             }
         entities = {
             entity_id: [
@@ -737,6 +950,15 @@ class TelemetryAggregator:
                 "events": self._home_events,
                 "changes": self._home_changes,
                 "hours": list(self._home_hours),
+                "reports": self._home_reports,
+            },
+            "reports_visible": self.reports_visible,
+            "gaps": [list(gap) for gap in self._gaps],
+            "gap_clock": self._gap_clock,
+            "gap_until": _null(self._gap_until),
+            "battery_days": {
+                device_id: _nulls([day[i] for day in self._battery_days])
+                for i, device_id in enumerate(self._device_ids)
             },
             "devices": devices,
             "entities": entities,
@@ -765,18 +987,47 @@ class TelemetryAggregator:
             raise RollupError(f"telemetry state: malformed ({error!r})") from None
         return self
 
+    def _restore_v2(self, obj: dict[str, Any]) -> None:
+        """Restore what version 2 added: reports, gaps, the long battery history."""
+        visible = obj["reports_visible"]
+        if not isinstance(visible, bool):
+            raise ValueError("'reports_visible' must be true or false")
+        self.reports_visible = visible
+        self._home_reports = _count(obj["home"]["reports"])
+        self._gaps = [
+            (_real(first, math.nan), _real(last, math.nan))
+            for first, last in obj["gaps"]
+        ]
+        self._gap_clock = _real(obj["gap_clock"], math.nan)
+        self._gap_until = _real(obj["gap_until"], -_INF)
+        saved = obj["battery_days"]
+        days = max((len(levels) for levels in saved.values()), default=0)
+        columns = [
+            [_real(value, math.nan) for value in saved.get(device_id, [None] * days)]
+            for device_id in self._device_ids
+        ]
+        if any(len(column) != days for column in columns):
+            raise ValueError("battery_days differ in length")
+        self._battery_days.extend(
+            [column[day] for column in columns] for day in range(days)
+        )
+
     def _restore(self, obj: object) -> None:
         if not isinstance(obj, dict) or obj.get("format") != STATE_FORMAT:
             raise RollupError(f"telemetry state: 'format' must be {STATE_FORMAT!r}")
-        if obj.get("version") != STATE_VERSION:
+        version = obj.get("version")
+        if version not in {1, STATE_VERSION} or isinstance(version, bool):
             raise RollupError(
-                f"telemetry state: version {obj.get('version')!r} is not supported"
+                f"telemetry state: version {version!r} is not supported"
+                f" (known: 1, {STATE_VERSION})"
             )
         for item in obj["history"]:
             self._history.append(DayRollup.from_json(item))
         self.days_closed = _count(obj["days_closed"])
-        self._totals = [_count(obj["totals"][name]) for name in COUNTERS]
-        self._odd = [_count(obj["counters"][name]) for name in COUNTERS]
+        self._totals = [_count(obj["totals"].get(name, 0)) for name in COUNTERS]
+        self._odd = [_count(obj["counters"].get(name, 0)) for name in COUNTERS]
+        if version == STATE_VERSION:
+            self._restore_v2(obj)
         if obj["day"] is None:
             return
         day_start, now, floor, watch_from = (
@@ -792,7 +1043,8 @@ class TelemetryAggregator:
             saved = obj["devices"].get(device_id)
             if saved is None:
                 continue
-            for name, value in zip(_COUNT_FIELDS, saved["counts"], strict=True):
+            names = _COUNT_FIELDS if version == STATE_VERSION else _V1_COUNT_FIELDS
+            for name, value in zip(names, saved["counts"], strict=True):
                 setattr(device, name, _real(value, math.nan))
             device.first_seen = _real(saved["first_seen"], math.nan)
             device.last_seen = _real(saved["last_seen"], -_INF)
@@ -800,6 +1052,15 @@ class TelemetryAggregator:
             device.hours = _counts(saved["hours"], HOURS)
             for stats, row in zip(device.channels(), saved["channels"], strict=True):
                 stats.restore([_real(value, math.nan) for value in row])
+            if version == STATE_VERSION:
+                device.hist = _counts(saved["hist"], INTERVAL_BINS)
+                (
+                    device.burst_clock,
+                    device.changed_at,
+                    device.changed_clock,
+                    device.battery_at,
+                    device.battery_level,
+                ) = (_real(value, math.nan) for value in saved["carried"])
         for entity_id, saved in obj["entities"].items():
             e = self._entities.get(entity_id)
             if e is None:
@@ -813,46 +1074,139 @@ class TelemetryAggregator:
             e.since = _real(since, 0.0)
 
 
+def battery_history_fields(levels: np.ndarray) -> np.ndarray:
+    """Return (devices, 4): days read, distinct levels, smallest step, trend.
+
+    `levels` is (days, devices): each day's last battery level, NaN for a day
+    without a reading, oldest first. The trend (least squares, %/day) needs at
+    least three distinct levels: one step (100 -> 90) says nothing of a rate.
+    """
+    read = ~np.isnan(levels)
+    days = read.sum(axis=0)
+    ordered = np.sort(levels, axis=0)  # NaN last
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(ordered, axis=0)
+        rises = steps > 0  # NaN compares False
+        distinct = np.where(days > 0, rises.sum(axis=0) + 1, np.nan)
+        step = np.where(rises, steps, np.inf).min(axis=0, initial=np.inf)
+        x = np.arange(levels.shape[0], dtype=np.float64)[:, None]
+        mean_x = (x * read).sum(axis=0) / days
+        mean_y = np.where(read, levels, 0.0).sum(axis=0) / days
+        dx = np.where(read, x - mean_x, 0.0)
+        dy = np.where(read, levels - mean_y, 0.0)
+        slope = (dx * dy).sum(axis=0) / (dx * dx).sum(axis=0)
+    return np.stack(
+        [
+            days.astype(np.float64),
+            distinct,
+            np.where(np.isfinite(step), step, np.nan),
+            np.where(distinct >= 3, slope, np.nan),
+        ],
+        axis=1,
+    )
+
+
 def rollups_from_columns(
     inventory: Inventory,
     columns: EventColumns,
     *,
     start: float | None = None,
     end: float | None = None,
+    reports: ReportColumns | None = None,
+    gaps: Sequence[tuple[float, float]] = (),
 ) -> list[DayRollup]:
     """Replay a dataset home's events; return every day that closed by `end`.
 
     This is the trainer's batch path: the same `record` the integration calls,
     fed from the columns. `start` and `end` are the window the dataset covers
-    (`HomeEntry.start`/`.end`). Attributes are parsed from their JSON text only for
-    entities that read them, with parsed texts reused.
+    (`HomeEntry.start`/`.end`). `reports` (None: not recorded) are merged in by
+    time, after events of the same time; each gap is marked before the first
+    event or report at or after its start. Attributes are parsed from their JSON
+    text only for entities that read them, with parsed texts reused.
     """
-    aggregator = TelemetryAggregator(inventory, start=start, history_days=None)
+    aggregator = TelemetryAggregator(
+        inventory, start=start, history_days=None, reports=reports is not None
+    )
     record = aggregator.record
+    entity_ids = columns.entity_id.tolist()
     reads = {
         entity_id: aggregator.reads_attributes(entity_id)
-        for entity_id in columns.entity_id.tolist()
+        for entity_id in entity_ids
         if entity_id.__class__ is str
     }
     parsed: dict[str, object] = {}
-    for entity_id, state, text, timestamp in zip(
-        columns.entity_id.tolist(),
+    rows = zip(
+        entity_ids,
         columns.state.tolist(),
         columns.attributes.tolist(),
         columns.last_updated.tolist(),
         strict=True,
-    ):
-        attributes = None
-        if text is not None and entity_id.__class__ is str and reads[entity_id]:
-            attributes = parsed.get(text)
-            if attributes is None:
-                attributes = _parse_attributes(text)
-                if len(parsed) < 65536:
-                    parsed[text] = attributes
-        record(entity_id, state, attributes, timestamp)
+    )
+    for kind, row in _merged(columns.last_updated, reports, gaps, rows):
+        if kind == _EVENT:
+            entity_id, state, text, timestamp = row
+            attributes = None
+            if text is not None and entity_id.__class__ is str and reads[entity_id]:
+                attributes = parsed.get(text)
+                if attributes is None:
+                    attributes = _parse_attributes(text)
+                    if len(parsed) < 65536:
+                        parsed[text] = attributes
+            record(entity_id, state, attributes, timestamp)
+        elif kind == _REPORT:
+            aggregator.report(*row)
+        else:
+            aggregator.mark_gap(*row)
     if end is not None:
         aggregator.advance_to(end)
     return list(aggregator.history)
+
+
+_EVENT, _REPORT, _GAP = 0, 1, 2
+
+
+def _merged(
+    event_times: np.ndarray,
+    reports: ReportColumns | None,
+    gaps: Sequence[tuple[float, float]],
+    rows: Iterable[tuple],
+) -> Iterable[tuple[int, tuple]]:
+    """Yield (kind, row) for events, reports and gaps in the order they happened.
+
+    Without reports or gaps this is the events alone (the fast path). Ties: a gap
+    comes before what starts with it, an event before a report of the same time.
+    """
+    n_reports = 0 if reports is None else len(reports)
+    if not n_reports and not gaps:
+        for row in rows:
+            yield _EVENT, row
+        return
+    times = [np.asarray(event_times, dtype=np.float64)]
+    kinds = [np.full(len(event_times), _EVENT)]
+    if reports is not None and n_reports:
+        times.append(np.asarray(reports.time, dtype=np.float64))
+        kinds.append(np.full(n_reports, _REPORT))
+    if gaps:
+        times.append(np.array([a for a, _ in gaps], dtype=np.float64))
+        kinds.append(np.full(len(gaps), _GAP))
+    time = np.concatenate(times)
+    kind = np.concatenate(kinds)
+    rank = np.where(kind == _GAP, 0, np.where(kind == _EVENT, 1, 2))
+    order = np.lexsort((rank, time))  # stable: each stream keeps its order
+    events = iter(rows)
+    report_rows = (
+        iter(zip(reports.entity_id.tolist(), reports.time.tolist(), strict=True))
+        if reports is not None
+        else iter(())
+    )
+    gap_rows = iter(gaps)
+    for k in kind[order].tolist():
+        if k == _EVENT:
+            yield k, next(events)
+        elif k == _REPORT:
+            yield k, next(report_rows)
+        else:
+            yield k, tuple(next(gap_rows))
 
 
 def replay(

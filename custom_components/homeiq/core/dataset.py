@@ -19,7 +19,8 @@ import numpy as np
 from .telemetry import entity_domain
 
 FORMAT_NAME = "homeiq-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what writers write
+READABLE_VERSIONS = (1, 2)  # what readers read: version 1 has none of v2's fields
 
 HOME_TYPES = (
     "studio",
@@ -51,7 +52,17 @@ FAILURE_KINDS = (
     "flapping",
     "sudden_death",
 )
-SOURCE_KINDS = ("synthetic", "integration", "recorder")
+# "integration" (version 1's name) and "homeiq-export" both mean: exported by a live
+# HomeIQ; "other" is anything converted from elsewhere.
+SOURCE_KINDS = ("synthetic", "homeiq-export", "integration", "recorder", "other")
+WARNING_KINDS = (
+    "low_battery_code",  # reports 0 % / a low-battery code but keeps working
+    "battery_replaced",  # the battery was changed (the level jumps up)
+)
+# Who said a failure happened: the generator's ground truth, a person (through the
+# integration's services) or a named rule ("rule:<name>").
+PROVENANCES = ("ground_truth", "user")
+_RULE = re.compile(r"rule:[a-z0-9_.-]{1,64}")
 EXTERNAL_SERIES = (
     "outdoor_temperature",
     "outdoor_humidity",
@@ -60,9 +71,10 @@ EXTERNAL_SERIES = (
 )
 EVENT_COLUMNS = ("entity_id", "state", "attributes", "last_changed", "last_updated")
 EXTERNAL_COLUMNS = ("time", "series", "value")
+REPORT_COLUMNS = ("entity_id", "time")
 MAX_STATE_LENGTH = 255  # HA's own limit for a state string
 
-_HOME_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+HOME_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class DatasetError(ValueError):
@@ -109,6 +121,20 @@ class EventColumns(NamedTuple):
         ):
             parsed = None if attributes is None else json.loads(attributes)
             yield Event(entity_id, state, parsed, changed, updated)
+
+
+class ReportColumns(NamedTuple):
+    """A home's re-reports without a change (HA's `state_reported`), as columns.
+
+    `entity_id` is an object array of str, `time` float64 POSIX seconds, sorted.
+    """
+
+    entity_id: np.ndarray
+    time: np.ndarray
+
+    def __len__(self) -> int:  # type: ignore[override]
+        """Return the number of reports (not the number of columns)."""
+        return len(self.time)
 
 
 # --- small checked accessors -------------------------------------------------
@@ -233,6 +259,8 @@ class Device:
     power_source: str
     area_id: str | None
     entities: tuple[Entity, ...]
+    integration: str | None = None  # HA domain of the owning config entry ("zha" …)
+    via_device: str | None = None  # its hub or bridge, a device of the same home
 
     @classmethod
     def from_json(cls, obj: object, where: str) -> Self:
@@ -240,6 +268,8 @@ class Device:
         data = _object(obj, where)
         device_id = _str(data, "device_id", where)
         where = f"{where} ({device_id})"
+        via_device = _str(data, "via_device", where, optional=True)
+        _require(via_device != device_id, where, "'via_device' is the device itself")
         return cls(
             device_id,
             _str(data, "name", where, optional=True),
@@ -252,6 +282,8 @@ class Device:
                 Entity.from_json(entity, f"{where} entities[{i}]")
                 for i, entity in enumerate(_list(data, "entities", where))
             ),
+            _str(data, "integration", where, optional=True),
+            via_device,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -264,6 +296,8 @@ class Device:
             "protocol": self.protocol,
             "power_source": self.power_source,
             "area_id": self.area_id,
+            "integration": self.integration,
+            "via_device": self.via_device,
             "entities": [entity.to_json() for entity in self.entities],
         }
 
@@ -345,6 +379,14 @@ class Inventory:
                 where,
                 f"device {device.device_id} is in unknown area {device.area_id!r}",
             )
+        device_ids = {device.device_id for device in devices}
+        for device in devices:
+            _require(
+                device.via_device is None or device.via_device in device_ids,
+                where,
+                f"device {device.device_id} is via unknown device "
+                f"{device.via_device!r}",
+            )
         inventory = cls(
             _str(data, "home_id", where),
             _str(data, "time_zone", where),
@@ -406,25 +448,68 @@ def _unique(values: list[str], where: str, what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """A device failure: symptoms from `onset`, broken from `failure_time`."""
+    """A device failure: symptoms from `onset`, broken from `failure_time`.
+
+    `recovered` is when the device worked again (a dropout that ended, a battery
+    replaced), None if it did not within what is known. `provenance` says who
+    labelled it: "ground_truth", "user" or "rule:<name>".
+    """
 
     device_id: str
     kind: str
     onset: float
     failure_time: float
+    recovered: float | None = None
+    provenance: str = "ground_truth"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "device_id": self.device_id,
+            "kind": self.kind,
+            "onset": format_time(self.onset),
+            "failure_time": format_time(self.failure_time),
+            "recovered": None
+            if self.recovered is None
+            else format_time(self.recovered),
+            "provenance": self.provenance,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceWarning:
+    """Something notable that is not a failure, e.g. a low-battery code at `time`."""
+
+    device_id: str
+    kind: str
+    time: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "device_id": self.device_id,
+            "kind": self.kind,
+            "time": format_time(self.time),
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class Labels:
-    """Ground truth for one home, kept apart from its events."""
+    """Ground truth for one home, kept apart from its events.
+
+    `annotated` False means failures were not annotated: a device without a listed
+    failure may still have failed (as opposed to "annotated, no failures").
+    """
 
     home_type: str | None = None
     true_home_type: str | None = None
     failures: tuple[Failure, ...] = ()
+    warnings: tuple[DeviceWarning, ...] = ()
+    annotated: bool = True
 
     @classmethod
     def from_json(cls, obj: object, where: str = "labels.json") -> Self:
-        """Validate and build from the JSON form."""
+        """Validate and build from the JSON form (version 1 or 2)."""
         data = _object(obj, where)
         types: list[str | None] = []
         for key in ("home_type", "true_home_type"):
@@ -432,6 +517,8 @@ class Labels:
             if value is not None:
                 value = _choice(data, key, HOME_TYPES, where)
             types.append(value)
+        annotated = data.get("annotated", True)
+        _require(isinstance(annotated, bool), where, "'annotated' must be a boolean")
         return cls(
             types[0],
             types[1],
@@ -439,6 +526,11 @@ class Labels:
                 _failure(item, f"{where} failures[{i}]")
                 for i, item in enumerate(_list(data, "failures", where))
             ),
+            tuple(
+                _warning(item, f"{where} warnings[{i}]")
+                for i, item in enumerate(_list(data, "warnings", where))
+            ),
+            annotated,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -446,16 +538,21 @@ class Labels:
         return {
             "home_type": self.home_type,
             "true_home_type": self.true_home_type,
-            "failures": [
-                {
-                    "device_id": f.device_id,
-                    "kind": f.kind,
-                    "onset": format_time(f.onset),
-                    "failure_time": format_time(f.failure_time),
-                }
-                for f in self.failures
-            ],
+            "annotated": self.annotated,
+            "failures": [failure.to_json() for failure in self.failures],
+            "warnings": [warning.to_json() for warning in self.warnings],
         }
+
+    def check_devices(self, inventory: Inventory, where: str = "labels.json") -> None:
+        """Raise `DatasetError` when a failure or warning names an unknown device."""
+        devices = {device.device_id for device in inventory.devices}
+        for what, items in (("failure", self.failures), ("warning", self.warnings)):
+            for item in items:
+                _require(
+                    item.device_id in devices,
+                    where,
+                    f"{what} of unknown device {item.device_id!r}",
+                )
 
 
 def _failure(obj: object, where: str) -> Failure:
@@ -463,11 +560,35 @@ def _failure(obj: object, where: str) -> Failure:
     onset = parse_time(data.get("onset"), f"{where} onset")
     failure_time = parse_time(data.get("failure_time"), f"{where} failure_time")
     _require(onset <= failure_time, where, "'onset' is after 'failure_time'")
+    recovered = data.get("recovered")
+    if recovered is not None:
+        recovered = parse_time(recovered, f"{where} recovered")
+        _require(
+            recovered >= failure_time, where, "'recovered' is before 'failure_time'"
+        )
+    provenance = data.get("provenance", "ground_truth")
+    _require(
+        provenance in PROVENANCES
+        or (isinstance(provenance, str) and _RULE.fullmatch(provenance) is not None),
+        where,
+        f"'provenance' is {provenance!r}, expected ground_truth, user or rule:<name>",
+    )
     return Failure(
         _str(data, "device_id", where),
         _choice(data, "kind", FAILURE_KINDS, where),
         onset,
         failure_time,
+        recovered,
+        provenance,
+    )
+
+
+def _warning(obj: object, where: str) -> DeviceWarning:
+    data = _object(obj, where)
+    return DeviceWarning(
+        _str(data, "device_id", where),
+        _choice(data, "kind", WARNING_KINDS, where),
+        parse_time(data.get("time"), f"{where} time"),
     )
 
 
@@ -486,6 +607,9 @@ class HomeEntry:
     end: float
     labels: str | None = None
     external: str | None = None
+    reports: str | None = None  # re-reports without a change (version 2)
+    n_reports: int = 0
+    gaps: tuple[tuple[float, float], ...] = ()  # nothing recorded (version 2)
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -495,9 +619,12 @@ class HomeEntry:
             "events": self.events,
             "labels": self.labels,
             "external": self.external,
+            "reports": self.reports,
             "n_events": self.n_events,
+            "n_reports": self.n_reports,
             "start": format_time(self.start),
             "end": format_time(self.end),
+            "gaps": [[format_time(a), format_time(b)] for a, b in self.gaps],
         }
 
 
@@ -510,6 +637,7 @@ class Manifest:
     producer: str
     homes: tuple[HomeEntry, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION  # as read; writers always write the latest
 
     @classmethod
     def from_json(cls, obj: object, where: str = "manifest.json") -> Self:
@@ -522,9 +650,10 @@ class Manifest:
         )
         version = data.get("format_version")
         _require(
-            version == FORMAT_VERSION,
+            version in READABLE_VERSIONS and not isinstance(version, bool),
             where,
-            f"format_version {version!r} is not supported (known: {FORMAT_VERSION})",
+            f"format_version {version!r} is not supported "
+            f"(known: {', '.join(map(str, READABLE_VERSIONS))})",
         )
         source = _object(data.get("source"), f"{where} source")
         options = _object(source.get("options", {}), f"{where} source.options")
@@ -539,6 +668,7 @@ class Manifest:
             _str(source, "producer", f"{where} source"),
             homes,
             dict(options),
+            version,  # type: ignore[arg-type]
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -560,19 +690,16 @@ def _home_entry(obj: object, where: str) -> HomeEntry:
     data = _object(obj, where)
     home_id = data.get("home_id")
     _require(
-        isinstance(home_id, str) and _HOME_ID.fullmatch(home_id) is not None,
+        isinstance(home_id, str) and HOME_ID_PATTERN.fullmatch(home_id) is not None,
         where,
-        f"'home_id' {home_id!r} must match {_HOME_ID.pattern}",
+        f"'home_id' {home_id!r} must match {HOME_ID_PATTERN.pattern}",
     )
-    n_events = data.get("n_events")
-    _require(
-        isinstance(n_events, int) and not isinstance(n_events, bool) and n_events >= 0,
-        where,
-        "'n_events' must be a non-negative integer",
-    )
+    n_events = _count(data, "n_events", where)
     start = parse_time(data.get("start"), f"{where} start")
     end = parse_time(data.get("end"), f"{where} end")
     _require(start <= end, where, "'start' is after 'end'")
+    reports = _relative_path(data, "reports", where, optional=True)
+    n_reports = _count(data, "n_reports", where) if reports is not None else 0
     return HomeEntry(
         home_id,  # type: ignore[arg-type]
         _relative_path(data, "inventory", where),  # type: ignore[arg-type]
@@ -582,7 +709,70 @@ def _home_entry(obj: object, where: str) -> HomeEntry:
         end,
         _relative_path(data, "labels", where, optional=True),
         _relative_path(data, "external", where, optional=True),
+        reports,
+        n_reports,
+        parse_gaps(data.get("gaps", []), start, end, f"{where} gaps"),
     )
+
+
+def _count(obj: Mapping[str, Any], key: str, where: str) -> int:
+    value = obj.get(key)
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        where,
+        f"'{key}' must be a non-negative integer",
+    )
+    return value  # type: ignore[return-value]
+
+
+def parse_gaps(
+    value: object, start: float, end: float, where: str
+) -> tuple[tuple[float, float], ...]:
+    """Validate a list of [start, end] times: sorted, disjoint, inside the window."""
+    _require(isinstance(value, list), where, "expected a list of [start, end] pairs")
+    gaps = []
+    for i, item in enumerate(value):  # type: ignore[arg-type]
+        here = f"{where}[{i}]"
+        _require(
+            isinstance(item, list) and len(item) == 2, here, "expected [start, end]"
+        )
+        gaps.append((parse_time(item[0], here), parse_time(item[1], here)))
+    check_gaps(gaps, start, end, where)
+    return tuple(gaps)
+
+
+def check_gaps(
+    gaps: Iterable[tuple[float, float]], start: float, end: float, where: str
+) -> None:
+    """Raise `DatasetError` unless `gaps` are sorted, disjoint and in [start, end]."""
+    previous = start
+    for i, (a, b) in enumerate(gaps):
+        here = f"{where}[{i}]"
+        _require(
+            isinstance(a, float | int) and isinstance(b, float | int) and a < b,
+            here,
+            "a gap must end after it starts",
+        )
+        _require(
+            a >= previous,
+            here,
+            "gaps must be sorted, must not overlap and must start in the window",
+        )
+        _require(b <= end, here, "the gap ends after the window")
+        previous = b
+
+
+def in_gaps(
+    times: np.ndarray, gaps: Iterable[tuple[float, float]]
+) -> np.ndarray | None:
+    """Return a mask of `times` inside a gap [start, end), None when none is."""
+    pairs = np.array(list(gaps), dtype=np.float64).reshape(-1, 2)
+    if not len(pairs) or not len(times):
+        return None
+    # A time is inside when the last gap starting at or before it has not ended.
+    last = np.searchsorted(pairs[:, 0], times, side="right") - 1
+    inside = (last >= 0) & (times < pairs[np.maximum(last, 0), 1])
+    return inside if inside.any() else None
 
 
 def _relative_path(
@@ -672,3 +862,37 @@ def write_events_jsonl(events: Iterable[Event]) -> Iterator[str]:
     """Yield one JSON line (with its newline) per event."""
     for event in events:
         yield json.dumps(event_to_json(event), separators=(",", ":")) + "\n"
+
+
+# --- reports as JSON lines (version 2) --------------------------------------------
+
+
+def read_reports_jsonl(
+    lines: Iterable[str | bytes], where: str = "reports.jsonl"
+) -> Iterator[tuple[str, float]]:
+    """Parse JSON lines of {"entity_id", "time"}; check they are sorted by time."""
+    previous = -math.inf
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        here = f"{where} line {number}"
+        try:
+            obj = json.loads(line)
+        except ValueError as error:
+            raise DatasetError(f"{here}: not JSON ({error})") from None
+        data = _object(obj, here)
+        entity_id = data.get("entity_id")
+        _require(
+            entity_domain(entity_id) is not None, here, f"bad entity_id {entity_id!r}"
+        )
+        time = parse_time(data.get("time"), f"{here} time")
+        _require(time >= previous, here, "reports are not sorted by time")
+        previous = time
+        yield entity_id, time  # type: ignore[misc]
+
+
+def write_reports_jsonl(reports: Iterable[tuple[str, float]]) -> Iterator[str]:
+    """Yield one JSON line (with its newline) per (entity_id, time) report."""
+    for entity_id, time in reports:
+        line = {"entity_id": entity_id, "time": format_time(time)}
+        yield json.dumps(line, separators=(",", ":")) + "\n"

@@ -20,7 +20,25 @@ from typing import Any, Self
 import numpy as np
 
 ROLLUP_FORMAT = "homeiq-rollup"
-ROLLUP_VERSION = 1
+ROLLUP_VERSION = 2
+
+# Bin edges (s) of the report-interval histograms: 1, 5, 15, 30 min, 1, 2, 4, 8,
+# 16, 32 and 64 h.
+INTERVAL_EDGES = (
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    14400.0,
+    28800.0,
+    57600.0,
+    115200.0,
+    230400.0,
+)
+INTERVAL_BINS = len(INTERVAL_EDGES) + 1
+LONG_DAYS = 180  # days of daily battery levels kept for the long-horizon fields
 
 # Numeric channels kept per device: the device's primary measurement, its battery
 # level (%), Zigbee link quality (LQI, 0-255), radio signal strength (RSSI, dBm) and
@@ -39,8 +57,11 @@ DEVICE_FIELDS: tuple[str, ...] = (
     "interval_sum",  # their sum (s)
     "interval_sumsq",  # sum of squares (s²)
     "interval_max",  # the longest (s), NaN without any
+    "reported",  # re-reports without a change (HA's state_reported)
     "changes",  # state changes between valid states of activity entities
     "flaps",  # changes less than FLAP_SECONDS after the entity's previous one
+    "binary_changes",  # changes of non-numeric activity entities (on/off, open …)
+    "binary_flaps",  # ... less than FLAP_SECONDS after the entity's previous one
     "numeric_reports",  # numeric reports of activity entities
     "numeric_repeats",  # ... that repeated the entity's current value
     "frozen_max",  # longest time a numeric value stayed unchanged while reported (s)
@@ -54,8 +75,29 @@ DEVICE_FIELDS: tuple[str, ...] = (
     "first_seen",  # POSIX s of the device's first event ever, NaN if none yet
     "last_seen",  # POSIX s of its latest event, NaN if none yet
     *(f"{channel}_{stat}" for channel in CHANNELS for stat in CHANNEL_STATS),
+    # Gaps between reports, ending today, by length: bin i counts those in
+    # [INTERVAL_EDGES[i-1], INTERVAL_EDGES[i]) seconds (open at both ends).
+    *(f"interval_bin{i}" for i in range(INTERVAL_BINS)),
+    # Carried across days, as of the day's end (gaps in the record excluded):
+    "silence_s",  # watched seconds since the latest event or re-report, NaN: never
+    "unchanged_s",  # watched seconds from the latest activity change to the latest
+    # event or re-report (a stuck value keeps being reported), NaN: no activity seen
+    "battery_at",  # POSIX s of the latest battery reading ever, NaN: none
+    "battery_level",  # that reading (%)
+    # The long battery history: the last level of each of the last LONG_DAYS days.
+    "battery_long_days",  # days with a reading
+    "battery_long_levels",  # distinct levels read
+    "battery_long_step",  # smallest step between distinct levels (coarseness)
+    "battery_long_slope",  # least-squares trend (%/day), NaN below 3 levels
 )
 FIELD_INDEX = {name: i for i, name in enumerate(DEVICE_FIELDS)}
+# Version 1 rows had these fields; reading one fills the others with NaN or 0.
+V1_DEVICE_FIELDS = tuple(
+    name
+    for name in DEVICE_FIELDS[: FIELD_INDEX["interval_bin0"]]
+    if name not in {"reported", "binary_changes", "binary_flaps"}
+)
+_V1_COUNTS = ("reported", "binary_changes", "binary_flaps")
 
 # Odd input, counted per day: what it is and what the aggregator did with it.
 COUNTERS: dict[str, str] = {
@@ -73,6 +115,7 @@ COUNTERS: dict[str, str] = {
     "late_event": "older than the current day or than watching; event skipped",
     "energy_reset": "cumulative energy meter went down; taken as a reset",
     "skipped_days": "silent days beyond the kept history; not rolled up",
+    "bad_gap": "gap not an interval of valid times; ignored",
 }
 HOURS = 24
 
@@ -102,6 +145,9 @@ class DayRollup:
     home_changes: int
     home_hours: np.ndarray  # int64 (24,)
     counters: dict[str, int]
+    gap_s: float = 0.0  # seconds of the day inside gaps (nothing was recorded)
+    home_reports: int = 0  # re-reports without a change, whole home
+    reports_visible: bool = False  # the source records re-reports at all
 
     def __eq__(self, other: object) -> bool:
         """Return True when both hold the same numbers, NaN equal to NaN."""
@@ -114,8 +160,10 @@ class DayRollup:
                 np.array([self.start, self.end, self.observed_s]),
                 np.array([other.start, other.end, other.observed_s]),
             )
-            and (self.home_events, self.home_changes)
-            == (other.home_events, other.home_changes)
+            and (self.home_events, self.home_changes, self.gap_s)
+            == (other.home_events, other.home_changes, other.gap_s)
+            and (self.home_reports, self.reports_visible)
+            == (other.home_reports, other.reports_visible)
             and np.array_equal(self.home_hours, other.home_hours)
             and np.array_equal(self.hours, other.hours)
             and _identical(self.values, other.values)
@@ -140,10 +188,13 @@ class DayRollup:
             "start": self.start,
             "end": self.end,
             "observed_s": self.observed_s,
+            "gap_s": self.gap_s,
             "home": {
                 "events": self.home_events,
                 "changes": self.home_changes,
                 "hours": self.home_hours.tolist(),
+                "reports": self.home_reports,
+                "reports_visible": self.reports_visible,
             },
             "counters": dict(self.counters),
             "device_fields": list(DEVICE_FIELDS),
@@ -164,14 +215,16 @@ class DayRollup:
         data = _mapping(obj, "rollup")
         if data.get("format") != ROLLUP_FORMAT:
             raise RollupError(f"rollup: 'format' must be {ROLLUP_FORMAT!r}")
-        if data.get("version") != ROLLUP_VERSION:
+        version = data.get("version")
+        if version not in {1, ROLLUP_VERSION} or isinstance(version, bool):
             raise RollupError(
-                f"rollup: version {data.get('version')!r} is not supported"
-                f" (known: {ROLLUP_VERSION})"
+                f"rollup: version {version!r} is not supported"
+                f" (known: 1, {ROLLUP_VERSION})"
             )
         day = data.get("day")
         where = f"rollup {day}"
-        if data.get("device_fields") != list(DEVICE_FIELDS):
+        fields = DEVICE_FIELDS if version == ROLLUP_VERSION else V1_DEVICE_FIELDS
+        if data.get("device_fields") != list(fields):
             raise RollupError(f"{where}: 'device_fields' differ from this version's")
         home = _mapping(data.get("home"), f"{where} home")
         devices = _mapping(data.get("devices"), f"{where} devices")
@@ -179,11 +232,12 @@ class DayRollup:
         hours = []
         for device_id, item in devices.items():
             entry = _mapping(item, f"{where} device {device_id}")
-            rows.append(
-                _floats(entry.get("values"), len(DEVICE_FIELDS), f"{where} {device_id}")
-            )
+            row = _floats(entry.get("values"), len(fields), f"{where} {device_id}")
+            rows.append(row if version == ROLLUP_VERSION else _from_v1(row))
             hours.append(_counts(entry.get("hours"), HOURS, f"{where} {device_id}"))
         counters = _mapping(data.get("counters"), f"{where} counters")
+        if version == 1:
+            counters = {"bad_gap": 0, **counters}
         if set(counters) != set(COUNTERS):
             raise RollupError(f"{where}: 'counters' must name {', '.join(COUNTERS)}")
         return cls(
@@ -209,7 +263,26 @@ class DayRollup:
                 name: _counts([counters[name]], 1, f"{where} counters")[0]
                 for name in COUNTERS
             },
+            gap_s=_finite(data.get("gap_s", 0.0), f"{where} gap_s"),
+            home_reports=_counts([home.get("reports", 0)], 1, f"{where} home reports")[
+                0
+            ],
+            reports_visible=_flag(home.get("reports_visible", False), where),
         )
+
+
+def _from_v1(row: list[float]) -> list[float]:
+    """Return a version-1 row in this version's fields (new counts 0, others NaN)."""
+    old = dict(zip(V1_DEVICE_FIELDS, row, strict=True))
+    return [
+        old.get(name, 0.0 if name in _V1_COUNTS else math.nan) for name in DEVICE_FIELDS
+    ]
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise RollupError(f"{where}: 'reports_visible' must be true or false")
+    return value
 
 
 def rollups_to_json(rollups: list[DayRollup]) -> list[dict[str, Any]]:
