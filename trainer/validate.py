@@ -4,8 +4,8 @@ import argparse
 
 from homeiq_core.dataset import DatasetError
 
-from . import cli
 from .dataset import validate_dataset
+from .errors import CommandError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = validate_dataset(args.directory)
     except DatasetError as error:
-        raise cli.CommandError(str(error)) from None
+        raise CommandError(str(error)) from None
     print(summary.describe())
     return 0
