@@ -34,6 +34,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bo
         Selection.from_options(entry.options),
         retention_days=entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
         saved=state["telemetry"],
+        saved_at=state["saved_at"],
     )
     coordinator = HomeIQCoordinator(hass, entry, collector, store, state)
     entry.runtime_data = HomeIQRuntimeData(

@@ -47,6 +47,7 @@ class Collector:
         *,
         retention_days: int,
         saved: object = None,
+        saved_at: float | None = None,
     ) -> None:
         """Build the inventory and an aggregator, restored from `saved` if given."""
         self.hass = hass
@@ -57,6 +58,9 @@ class Collector:
         self.malformed = 0  # events whose data was not a state
         self.rebuilds = 0
         self.aggregator = self._restore(saved)
+        if saved_at is not None:
+            # Nothing was observed while HA was down: not silence, not watched time.
+            self.aggregator.mark_gap(saved_at, time.time())
         self._listeners: list[Callable[[], None]] = []
         self._debouncer = Debouncer(
             hass,
@@ -143,13 +147,7 @@ class Collector:
         if not isinstance(state, State):
             self.malformed += 1
             return
-        # The unchanged state again: the aggregator counts it as a periodic report.
-        self.aggregator.record(
-            state.entity_id,
-            state.state,
-            state.attributes,
-            state.last_reported_timestamp,
-        )
+        self.aggregator.report(state.entity_id, state.last_reported_timestamp)
 
     # --- following the registries --------------------------------------------------
 

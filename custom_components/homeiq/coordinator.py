@@ -138,6 +138,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
                 "progress": backfill["progress"],
                 "events": backfill["events"],
             },
+            "saved_at": time.time(),
         }
 
     @callback

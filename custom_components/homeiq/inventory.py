@@ -8,7 +8,7 @@ that carry a battery level or a Z-Wave node status, and the name users see.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -147,8 +147,15 @@ def build_home(hass: HomeAssistant, selection: Selection) -> HomeView:
             continue
         integration = _integration(hass, device.config_entry_id)
         core_entities = tuple(_entity(entry) for entry in members)
-        watched.append(_device(device, integration, core_entities))
-        infos[device.id] = _info(device, integration, members)
+        info = _info(device, integration, members)
+        watched.append(_device(device, integration, info.hub, core_entities))
+        infos[device.id] = info
+    # A hub HomeIQ does not watch (no entities, or excluded) is no inventory device.
+    ids = {device.device_id for device in watched}
+    watched = [
+        device if device.via_device in ids else replace(device, via_device=None)
+        for device in watched
+    ]
     return HomeView(
         Inventory(
             home_id=HOME_ID,
@@ -213,7 +220,10 @@ def _entity(entry: er.RegistryEntry) -> Entity:
 
 
 def _device(
-    device: dr.AnyDeviceEntry, integration: str | None, entities: tuple[Entity, ...]
+    device: dr.AnyDeviceEntry,
+    integration: str | None,
+    hub: str | None,
+    entities: tuple[Entity, ...],
 ) -> Device:
     full = device if isinstance(device, dr.DeviceEntry) else None
     battery = any(entity.device_class == "battery" for entity in entities)
@@ -228,6 +238,8 @@ def _device(
         power_source="battery" if battery else "unknown",
         area_id=device.area_id,
         entities=entities,
+        integration=integration,
+        via_device=hub,
     )
 
 

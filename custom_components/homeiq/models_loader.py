@@ -11,9 +11,8 @@ from pathlib import Path
 
 from .core.features import DEVICE_SCHEMA, HOME_SCHEMA, FeatureSchema
 from .core.health import MODEL, Models
-from .core.inference import CREATED, Model, ModelError, load_model
+from .core.inference import CREATED, FEATURE_SCHEMA, Model, ModelError, load_model
 
-SCHEMA_KEY = "homeiq.schema"  # the feature schema fingerprint (interface C)
 SCHEMAS: dict[str, FeatureSchema] = {
     "home_type": HOME_SCHEMA,
     "device_failure": DEVICE_SCHEMA,
@@ -70,7 +69,7 @@ def _find(directory: Path, name: str) -> Path | None:
 
 
 def _check_schema(model: Model, schema: FeatureSchema) -> None:
-    fingerprint = model.metadata.get(SCHEMA_KEY)
+    fingerprint = model.metadata.get(FEATURE_SCHEMA)
     if fingerprint is not None and fingerprint != schema.fingerprint():
         raise ModelError(
             f"model schema {fingerprint} differs from this HomeIQ's "

@@ -41,6 +41,7 @@ class StoredState(TypedDict):
     telemetry: dict[str, Any] | None
     labels: Labels
     backfill: Backfill
+    saved_at: float | None  # POSIX s: from then until the next start, HA was down
 
 
 def empty_state() -> StoredState:
@@ -49,6 +50,7 @@ def empty_state() -> StoredState:
         "telemetry": None,
         "labels": {"battery_replaced": {}, "failures": []},
         "backfill": {"done": False, "progress": 0.0, "events": 0},
+        "saved_at": None,
     }
 
 

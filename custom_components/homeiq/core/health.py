@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from .dataset import HOME_TYPES, Inventory
+from .explain import explain
 from .features import DEVICE_SCHEMA, HOME_SCHEMA, device_features, home_features
 from .inference import Model, ModelError
 from .rollups import FIELD_INDEX, DayRollup
@@ -178,6 +179,7 @@ def score_home(
         # still counts through the live rules.
         risk = np.fmax(learned, rules.live_risk)
         source = MODEL
+        _explain(models.device_failure, features, learned, rules.reasons)
     anomaly = rules.anomaly
     if models.device_anomaly is not None and ids:
         anomaly = _anomaly(models.device_anomaly, features)
@@ -408,6 +410,26 @@ def _class_one(model: Model, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
     classes = list(prediction.classes or ())
     column = classes.index(1) if 1 in classes else -1
     return np.asarray(prediction.probabilities[:, column], dtype=np.float64)
+
+
+def _explain(
+    model: Model,
+    features: np.ndarray,
+    learned: np.ndarray,
+    reasons: list[list[tuple[float, str]]],
+) -> None:
+    """Add the model's reasons for the devices it puts at risk."""
+    flagged = np.flatnonzero(learned >= PROBLEM_RISK)
+    if not flagged.size:
+        return
+    try:
+        explained = explain(
+            model, model.align(features[flagged], DEVICE_SCHEMA.names), top=TOP_REASONS
+        )
+    except ModelError:  # a model without healthy references cannot say why
+        return
+    for i, found in zip(flagged, explained, strict=True):
+        reasons[i].extend((reason.weight, reason.text) for reason in found)
 
 
 def _anomaly(model: Model, x: np.ndarray) -> np.ndarray:
