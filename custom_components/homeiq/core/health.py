@@ -550,7 +550,7 @@ _WEIGHTS: dict[str, tuple[float, ...]] = {
     "townhouse": (0.6, 0.05, 0.0, 0.3, 0.2, 0.3),
     "single_family_house": (0.5, 0.1, 0.01, 0.6, 0.6, 0.4),
     "cottage": (0.2, -0.05, -0.01, 0.8, 0.0, 0.1),
-    "multi_story": (1.0, 0.1, 0.01, 0.0, 0.2, 0.3),
+    "multi_story": (1.5, 0.1, 0.01, 0.0, 0.2, 0.3),
     "ranch_house": (-0.4, 0.15, 0.01, 0.8, 0.8, 0.4),
 }
 _BIAS: dict[str, float] = {
