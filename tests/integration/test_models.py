@@ -1,4 +1,4 @@
-"""Shipped ONNX models: used when they fit the features, refused with a repair if not."""
+"""Shipped ONNX models: used when they fit the features, else a repair says why."""
 
 import json
 from pathlib import Path
