@@ -41,12 +41,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bo
         collector=collector, coordinator=coordinator, store=store, state=state
     )
     entry.async_on_unload(collector.async_start())
-    entry.async_on_unload(
-        collector.add_listener(
-            # Rebuilds are debounced already: score the new inventory at once.
-            lambda: entry.async_create_task(hass, coordinator.async_refresh())
-        )
-    )
+
+    @callback
+    def rescore() -> None:
+        # Rebuilds are debounced already: score the new inventory at once.
+        entry.async_create_task(hass, coordinator.async_refresh())
+
+    entry.async_on_unload(collector.add_listener(rescore))
     await coordinator.async_config_entry_first_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 import time
 from typing import Any
 
-from homeassistant.components.recorder import get_instance, history
+from homeassistant.components.recorder import history
 from homeassistant.core import HomeAssistant, State, callback
+from homeassistant.helpers.recorder import get_instance
 
 from .const import CONF_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS, LOGGER
 from .coordinator import HomeIQConfigEntry
@@ -38,7 +39,7 @@ async def async_backfill(hass: HomeAssistant, entry: HomeIQConfigEntry) -> int:
     progress = data.state["backfill"]
     days = int(entry.options.get(CONF_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS))
     if "recorder" not in hass.config.components or days <= 0:
-        progress.update(done=True, progress=100.0)
+        progress["done"], progress["progress"] = True, 100.0
         return 0
     recorder = get_instance(hass)
     collector = data.collector
@@ -69,7 +70,7 @@ async def async_backfill(hass: HomeAssistant, entry: HomeIQConfigEntry) -> int:
         data.coordinator.watch_start = start
     else:
         LOGGER.info("Inventory changed during back-fill; keeping live telemetry only")
-    progress.update(done=True, progress=100.0)
+    progress["done"], progress["progress"] = True, 100.0
     data.coordinator.async_save()
     await data.coordinator.async_request_refresh()
     return read

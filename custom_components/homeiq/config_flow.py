@@ -17,7 +17,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers import selector
-import voluptuous as vol
+import probatio as vol
 
 from .const import (
     CONF_BACKFILL_DAYS,

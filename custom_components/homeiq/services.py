@@ -18,7 +18,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-import voluptuous as vol
+import probatio as vol
 
 from .const import (
     DOMAIN,
@@ -72,7 +72,7 @@ def _entry(hass: HomeAssistant) -> HomeIQConfigEntry:
     """Return the loaded HomeIQ entry, or refuse the action."""
     for entry in hass.config_entries.async_entries(DOMAIN):
         if entry.state is ConfigEntryState.LOADED:
-            return entry  # type: ignore[no-any-return]
+            return entry
     raise ServiceValidationError(
         translation_domain=DOMAIN, translation_key="not_loaded"
     )

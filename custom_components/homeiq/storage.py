@@ -96,7 +96,7 @@ class HomeIQStore(Store[StoredState]):
         if not isinstance(data, dict):
             return empty_state()
         state = empty_state()
-        state.update(data)  # type: ignore[typeddict-item]
+        state.update(data)
         return state
 
     def async_save_snapshot(self, state: StoredState) -> None:
