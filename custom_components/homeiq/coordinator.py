@@ -8,6 +8,7 @@ Entities only read the result.
 
 from dataclasses import dataclass
 from datetime import timedelta
+import math
 import time
 from typing import override
 
@@ -159,22 +160,24 @@ def _watch_start(collector: Collector) -> float:
 
 @callback
 def live_state(hass: HomeAssistant, home: HomeView, state: StoredState) -> LiveState:
-    """Read what HA's state machine says now about each watched device."""
-    devices = home.inventory.devices
-    n = len(devices)
-    last_seen = np.full(n, np.nan)
-    unavailable = np.zeros(n)
-    dead = np.zeros(n, dtype=bool)
-    battery = np.full(n, np.nan)
-    replaced = np.full(n, np.nan)
+    """Read what HA's state machine says now about each watched device.
+
+    Runs on the event loop (the state machine lives there): plain Python per
+    entity, turned into arrays once at the end.
+    """
+    last_seen: list[float] = []
+    unavailable: list[float] = []
+    dead: list[bool] = []
+    battery: list[float] = []
     groups: list[str | None] = []
     names: dict[str, str] = {}
     registry = dr.async_get(hass)
     get = hass.states.get
     marked = state["labels"]["battery_replaced"]
-    for i, device in enumerate(devices):
+    for device in home.inventory.devices:
         info = home.devices[device.device_id]
         down = 0
+        seen = math.nan
         for entity in device.entities:
             current = get(entity.entity_id)
             if current is None:
@@ -182,26 +185,33 @@ def live_state(hass: HomeAssistant, home: HomeView, state: StoredState) -> LiveS
             if current.state == STATE_UNAVAILABLE:
                 down += 1
             elif current.state != STATE_UNKNOWN:
-                last_seen[i] = np.fmax(last_seen[i], current.last_reported_timestamp)
-        unavailable[i] = down / len(device.entities)
+                reported = current.last_reported_timestamp
+                seen = reported if not seen >= reported else seen
+        last_seen.append(seen)
+        unavailable.append(down / len(device.entities))
+        level = math.nan
         for entity_id in info.battery_entities:
-            level = _number(get(entity_id))
-            if level is not None:
-                battery[i] = level
-        if info.node_status_entity is not None:
-            status = get(info.node_status_entity)
-            dead[i] = status is not None and status.state == "dead"
-        replaced[i] = marked.get(device.device_id, np.nan)
+            reading = _number(get(entity_id))
+            if reading is not None:
+                level = reading
+        battery.append(level)
+        status = (
+            None if info.node_status_entity is None else get(info.node_status_entity)
+        )
+        dead.append(status is not None and status.state == "dead")
         group = home.group_of(device.device_id)
         groups.append(group)
         if group is not None and group not in names:
             names[group] = _group_name(registry, group)
     return LiveState(
-        last_seen=last_seen,
-        unavailable=unavailable,
-        dead=dead,
-        battery=battery,
-        replaced=replaced,
+        last_seen=np.array(last_seen, dtype=np.float64),
+        unavailable=np.array(unavailable, dtype=np.float64),
+        dead=np.array(dead, dtype=bool),
+        battery=np.array(battery, dtype=np.float64),
+        replaced=np.array(
+            [marked.get(d.device_id, math.nan) for d in home.inventory.devices],
+            dtype=np.float64,
+        ),
         groups=tuple(groups),
         group_names=names,
     )
@@ -212,7 +222,7 @@ def _number(state: object) -> float | None:
         value = float(getattr(state, "state", ""))
     except ValueError:
         return None
-    return value if np.isfinite(value) else None
+    return value if math.isfinite(value) else None
 
 
 def _group_name(registry: dr.DeviceRegistry, group: str) -> str:
