@@ -33,9 +33,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bo
         hass,
         Selection.from_options(entry.options),
         retention_days=entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
-        saved=state["telemetry"],
-        saved_at=state["saved_at"],
     )
+    await collector.async_restore(state["telemetry"], state["saved_at"])
+    state["telemetry"] = None  # restored; its JSON form is not kept in memory
     coordinator = HomeIQCoordinator(hass, entry, collector, store, state)
     entry.runtime_data = HomeIQRuntimeData(
         collector=collector, coordinator=coordinator, store=store, state=state

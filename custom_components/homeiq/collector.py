@@ -33,8 +33,29 @@ from homeassistant.helpers.debounce import Debouncer
 
 from .const import DOMAIN, LOGGER, REBUILD_DELAY
 from .core.aggregator import TelemetryAggregator
+from .core.dataset import Inventory
 from .core.rollups import RollupError
 from .inventory import HomeView, Selection, build_home
+
+
+def restore_aggregator(
+    inventory: Inventory,
+    saved: object,
+    saved_at: float | None,
+    retention_days: int,
+) -> TelemetryAggregator:
+    """Return the saved aggregator for `inventory`, or a fresh one if unreadable."""
+    now = time.time()
+    try:
+        aggregator = TelemetryAggregator.from_json(
+            inventory, saved, history_days=retention_days
+        )
+    except RollupError as error:
+        LOGGER.warning("Saved telemetry unreadable, starting afresh: %s", error)
+        return TelemetryAggregator(inventory, start=now, history_days=retention_days)
+    if saved_at is not None:
+        aggregator.mark_gap(saved_at, now)
+    return aggregator
 
 
 class Collector:
@@ -46,10 +67,8 @@ class Collector:
         selection: Selection,
         *,
         retention_days: int,
-        saved: object = None,
-        saved_at: float | None = None,
     ) -> None:
-        """Build the inventory and an aggregator, restored from `saved` if given."""
+        """Build the inventory and a fresh aggregator (see `async_restore`)."""
         self.hass = hass
         self.selection = selection
         self.retention_days = retention_days
@@ -57,10 +76,9 @@ class Collector:
         self._watched = self.home.watched
         self.malformed = 0  # events whose data was not a state
         self.rebuilds = 0
-        self.aggregator = self._restore(saved)
-        if saved_at is not None:
-            # Nothing was observed while HA was down: not silence, not watched time.
-            self.aggregator.mark_gap(saved_at, time.time())
+        self.aggregator = TelemetryAggregator(
+            self.home.inventory, start=time.time(), history_days=retention_days
+        )
         self._listeners: list[Callable[[], None]] = []
         self._debouncer = Debouncer(
             hass,
@@ -70,16 +88,20 @@ class Collector:
             function=self.async_rebuild,
         )
 
-    def _restore(self, saved: object) -> TelemetryAggregator:
-        if saved is not None:
-            try:
-                return TelemetryAggregator.from_json(
-                    self.home.inventory, saved, history_days=self.retention_days
-                )
-            except RollupError as error:
-                LOGGER.warning("Saved telemetry unreadable, starting afresh: %s", error)
-        return TelemetryAggregator(
-            self.home.inventory, start=time.time(), history_days=self.retention_days
+    async def async_restore(self, saved: object, saved_at: float | None) -> None:
+        """Restore saved telemetry in the executor (30 days take a while to read).
+
+        Call before `async_start`. The time since `saved_at`, when HA was down, is
+        marked as a gap: neither silence nor watched time.
+        """
+        if saved is None:
+            return
+        self.aggregator = await self.hass.async_add_executor_job(
+            restore_aggregator,
+            self.home.inventory,
+            saved,
+            saved_at,
+            self.retention_days,
         )
 
     # --- listening ----------------------------------------------------------------

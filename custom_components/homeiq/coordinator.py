@@ -125,11 +125,10 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     @callback
     def snapshot(self) -> StoredState:
         """Return a copy of the state to save that nobody mutates afterwards."""
-        self.state["telemetry"] = self.collector.aggregator.to_json()
         labels = self.state["labels"]
         backfill = self.state["backfill"]
         return {
-            "telemetry": self.state["telemetry"],
+            "telemetry": self.collector.aggregator.to_json(),
             "labels": {
                 "battery_replaced": dict(labels["battery_replaced"]),
                 "failures": list(labels["failures"]),

@@ -170,8 +170,8 @@ def score_home(
     """Score every device of `inventory` and the home's type, as of `now`."""
     models = models or Models()
     ids = [device.device_id for device in inventory.devices]
-    rules = _device_rules(inventory, rollups, live, now, watch_start)
     features = device_features(inventory, rollups)
+    rules = _device_rules(inventory, features, rollups, live, now, watch_start)
     risk, source = rules.risk, RULES
     if models.device_failure is not None and ids:
         learned = _class_one(models.device_failure, features, DEVICE_SCHEMA.names)
@@ -227,15 +227,15 @@ def _column(features: np.ndarray, name: str) -> np.ndarray:
     return features[:, DEVICE_SCHEMA.index(name)]
 
 
-def _device_rules(
+def _device_rules(  # noqa: PLR0917 - one call site
     inventory: Inventory,
+    f: np.ndarray,
     rollups: Sequence[DayRollup],
     live: LiveState,
     now: float,
     watch_start: float,
 ) -> _Rules:
     n = len(inventory.devices)
-    f = device_features(inventory, rollups)
     mean_gap = _column(f, "interval_mean_7d")
     max_gap = _column(f, "interval_max_7d")
     learned = np.fmax(GAP_FACTOR * max_gap, MEAN_FACTOR * mean_gap)
