@@ -97,6 +97,9 @@ class HomeIQStore(Store[StoredState]):
             return empty_state()
         state = empty_state()
         state.update(data)
+        # The store keeps what it loaded for later loads; HomeIQ loads once per
+        # set-up, and 30 days of telemetry are tens of MB: let them go.
+        data.clear()
         return state
 
     def async_save_snapshot(self, state: StoredState) -> None:
