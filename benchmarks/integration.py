@@ -200,7 +200,11 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
             startup = time.perf_counter() - t
-            held = tracemalloc.get_traced_memory()[0] - before
+            await asyncio.sleep(0.5)  # the first scoring's save is written
+            await hass.async_block_till_done()
+            gc.collect()
+            held, peak = tracemalloc.get_traced_memory()
+            held -= before
             tracemalloc.stop()
             runtime = entry.runtime_data
             history = runtime.collector.aggregator.history
@@ -208,7 +212,10 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
                 f"start-up with {len(history)} days of stored rollups, {devices} "
                 f"devices: {startup:.2f} s (setting up `sun`: {sun_setup:.3f} s)"
             )
-            print(f"memory held by HomeIQ: {held / 1e6:.1f} MB")
+            print(
+                f"memory held by HomeIQ: {held / 1e6:.1f} MB "
+                f"(peak during start-up {(peak - before) / 1e6:.0f} MB)"
+            )
 
             now = time.time()
             coordinator = runtime.coordinator
@@ -234,13 +241,17 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
             await hass.async_block_till_done()
             refresh = time.perf_counter() - t
             refresh_loop = time.thread_time() - cpu
+            t = time.perf_counter()
+            coordinator.snapshot()
+            snapshot = time.perf_counter() - t
             print(
                 f"scoring {devices} devices ({len(history)} days): "
                 f"{min(timings) * 1e3:.0f} ms in the executor, "
                 f"{on_loop * 1e3:.1f} ms on the loop reading live states; a whole "
                 f"refresh {refresh * 1e3:.0f} ms, {refresh_loop * 1e3:.0f} ms of it "
                 f"on the loop (writing {len(hass.states.async_all()) - 3 * devices} "
-                "entity states)"
+                f"entity states, and the telemetry snapshot for storage: "
+                f"{snapshot * 1e3:.0f} ms)"
             )
 
             # Back-fill fold rate: rows as the recorder returns them, in time order.

@@ -3,9 +3,9 @@
 One versioned document holds the aggregator (the current day's counters and the
 closed daily rollups), the labels users gave (battery replacements, failures) and
 the back-fill's progress. It is written at most once per scoring interval and when
-Home Assistant stops, so a restart loses at most one interval of telemetry. The
-snapshot is taken on the event loop (the aggregator lives there) and turned into
-JSON by the store's writer thread.
+Home Assistant stops, so a restart loses at most one interval of telemetry. Both
+the snapshot and its JSON are made by the store's writer thread (see
+`HomeIQCoordinator.snapshot`).
 """
 
 from typing import Any, TypedDict, override
@@ -99,9 +99,5 @@ class HomeIQStore(Store[StoredState]):
         state.update(data)
         # The store keeps what it loaded for later loads; HomeIQ loads once per
         # set-up, and 30 days of telemetry are tens of MB: let them go.
-        data.clear()
+        data["telemetry"] = None
         return state
-
-    def async_save_snapshot(self, state: StoredState) -> None:
-        """Write `state` (a snapshot nobody mutates) from the writer thread."""
-        self.async_delay_save(lambda: state, 0)

@@ -100,3 +100,23 @@ async def test_unreadable_telemetry_starts_afresh(
     assert "Saved telemetry unreadable" in caplog.text
     assert config_entry.runtime_data.collector.aggregator.day is not None
     assert config_entry.runtime_data.state["labels"]["failures"] == []
+
+
+async def test_a_snapshot_copied_while_a_day_closes_is_retried(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coordinator = loaded_entry.runtime_data.coordinator
+    aggregator = loaded_entry.runtime_data.collector.aggregator
+    real = aggregator.to_json
+    failures = iter([RuntimeError("deque mutated during iteration")])
+
+    def racing() -> dict[str, Any]:
+        for error in failures:
+            raise error
+        return real()
+
+    monkeypatch.setattr(aggregator, "to_json", racing)
+    snapshot = await hass.async_add_executor_job(coordinator.snapshot)
+    assert snapshot["telemetry"] == real()
