@@ -328,3 +328,11 @@ def test_live_rules_still_count_under_a_model(history, models: Models) -> None:
     result = score_home(_inventory(), history, live, NOW, watch_start=T0, models=models)
     assert result.devices["d0"].failure_risk >= 0.95
     assert result.devices["d0"].problem
+
+
+def test_a_home_without_devices_still_has_a_type() -> None:
+    empty = Inventory("home", "UTC")
+    result = score_home(empty, [], LiveState.quiet(0), NOW, watch_start=T0)
+    assert result.devices == {}
+    assert result.at_risk == 0
+    assert result.home_type.label in HOME_TYPES

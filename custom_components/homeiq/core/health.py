@@ -187,11 +187,7 @@ def score_home(
     if models.battery_days_left is not None and ids:
         battery_days = _battery_days(models.battery_days_left, features, rules)
     outages, member = _outages(ids, live, rules.down, now)
-    devices: dict[str, DeviceHealth] = {}
-    for i, device_id in enumerate(ids):
-        devices[device_id] = _device_health(
-            i, rules, risk, anomaly, battery_days, now, member.get(device_id)
-        )
+    devices = _device_healths(ids, rules, risk, anomaly, battery_days, now, member)
     for outage in outages:
         text = (
             f"{outage.name} is down: all {len(outage.devices)} of its devices "
@@ -355,19 +351,21 @@ def _battery_forecast(
         slope = (dx * np.where(used, y - mean_y, 0.0)).sum(axis=0) / sxx
         span = np.where(used, x, np.inf).min(axis=0, initial=np.inf)
         days = np.clip(level / -slope, 0.0, FORECAST_CAP_DAYS)
-    reasons: list[str | None] = []
-    ok = np.zeros(n, dtype=bool)
-    for i in range(n):
-        if np.isnan(level[i]):
-            reasons.append("no battery reading")
-        elif points[i] < 3 or -span[i] < MIN_FORECAST_SPAN_DAYS:
-            reasons.append("not enough readings since the battery was last changed")
-        elif not slope[i] < -MIN_DRAIN:
-            reasons.append("battery not draining measurably")
-        else:
-            reasons.append(None)
-            ok[i] = True
-    return np.where(ok, days, np.nan), tuple(reasons), level
+    unread = np.isnan(level)
+    few = ~unread & ((points < 3) | (-span < MIN_FORECAST_SPAN_DAYS))
+    flat = ~unread & ~few & ~(slope < -MIN_DRAIN)
+    ok = ~(unread | few | flat)
+    reasons = np.select(
+        [unread, few, flat],
+        [
+            "no battery reading",
+            "not enough readings since the battery was last changed",
+            "battery not draining measurably",
+        ],
+        default="",
+    ).tolist()
+    why = tuple(reason or None for reason in reasons) if n else ()
+    return np.where(ok, days, np.nan), why, level
 
 
 def _battery_points(
@@ -485,33 +483,43 @@ def _outages(
 # --- assembling ----------------------------------------------------------------------
 
 
-def _device_health(  # noqa: PLR0917 - one call site, arrays side by side
-    i: int,
+def _device_healths(  # noqa: PLR0917 - one call site, arrays side by side
+    ids: Sequence[str],
     rules: _Rules,
     risk: np.ndarray,
     anomaly: np.ndarray,
     battery_days: np.ndarray,
     now: float,
-    outage: str | None,
-) -> DeviceHealth:
-    r = float(np.clip(np.nan_to_num(risk[i]), 0.0, 1.0))
-    a = float(np.clip(np.nan_to_num(anomaly[i]), 0.0, 1.0))
-    days = battery_days[i]
-    forecast = not np.isnan(days)
-    reasons = sorted(rules.reasons[i], key=lambda item: -item[0])
-    return DeviceHealth(
-        health=round(100.0 * (1.0 - r) * (1.0 - a / 3.0), 1),
-        failure_risk=round(r, 4),
-        battery_days_left=round(float(days), 1) if forecast else None,
-        battery_empty=now + float(days) * DAY if forecast else None,
-        no_forecast=None
-        if forecast
-        else (rules.no_forecast[i] or "no forecast from the model"),
-        anomaly=round(a, 4),
-        problem=r >= PROBLEM_RISK and outage is None,
-        reasons=tuple(text for _, text in reasons[:TOP_REASONS]),
-        outage=outage,
-    )
+    member: Mapping[str, str],
+) -> dict[str, DeviceHealth]:
+    """Assemble each device's scores: arithmetic on arrays, then plain floats."""
+    r = np.clip(np.nan_to_num(risk), 0.0, 1.0)
+    a = np.clip(np.nan_to_num(anomaly), 0.0, 1.0)
+    health = np.round(100.0 * (1.0 - r) * (1.0 - a / 3.0), 1).tolist()
+    problem = (r >= PROBLEM_RISK).tolist()
+    forecast = ~np.isnan(battery_days)
+    days = np.round(np.nan_to_num(battery_days), 1).tolist()
+    empty = (now + np.nan_to_num(battery_days) * DAY).tolist()
+    r_list, a_list = np.round(r, 4).tolist(), np.round(a, 4).tolist()
+    out: dict[str, DeviceHealth] = {}
+    for i, device_id in enumerate(ids):
+        has = bool(forecast[i])
+        outage = member.get(device_id)
+        reasons = sorted(rules.reasons[i], key=lambda item: -item[0])
+        out[device_id] = DeviceHealth(
+            health=health[i],
+            failure_risk=r_list[i],
+            battery_days_left=days[i] if has else None,
+            battery_empty=empty[i] if has else None,
+            no_forecast=None
+            if has
+            else (rules.no_forecast[i] or "no forecast from the model"),
+            anomaly=a_list[i],
+            problem=problem[i] and outage is None,
+            reasons=tuple(text for _, text in reasons[:TOP_REASONS]),
+            outage=outage,
+        )
+    return out
 
 
 def _replace(old: DeviceHealth, reason: str) -> DeviceHealth:
