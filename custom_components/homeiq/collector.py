@@ -36,6 +36,7 @@ from .core.aggregator import TelemetryAggregator
 from .core.dataset import Inventory
 from .core.rollups import RollupError
 from .inventory import HomeView, Selection, build_home
+from .storage import unpack_telemetry
 
 
 def restore_aggregator(
@@ -48,7 +49,7 @@ def restore_aggregator(
     now = time.time()
     try:
         aggregator = TelemetryAggregator.from_json(
-            inventory, saved, history_days=retention_days
+            inventory, unpack_telemetry(saved), history_days=retention_days
         )
     except RollupError as error:
         LOGGER.warning("Saved telemetry unreadable, starting afresh: %s", error)

@@ -30,7 +30,7 @@ from .const import (
 from .core.health import HomeHealth, LiveState, Models, score_home
 from .inventory import HomeView
 from .models_loader import LoadedModels, load_models
-from .storage import HomeIQStore, StoredState
+from .storage import HomeIQStore, StoredState, pack_telemetry
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,7 +143,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         labels = self.state["labels"]
         backfill = self.state["backfill"]
         return {
-            "telemetry": self.collector.aggregator.to_json(),
+            "telemetry": pack_telemetry(self.collector.aggregator.to_json()),
             "labels": {
                 "battery_replaced": dict(labels["battery_replaced"]),
                 "failures": list(labels["failures"]),
