@@ -53,6 +53,7 @@ from custom_components.homeiq.const import CONF_RETENTION_DAYS, DOMAIN  # noqa: 
 from custom_components.homeiq.coordinator import live_state  # noqa: E402
 from custom_components.homeiq.core.aggregator import TelemetryAggregator  # noqa: E402
 from custom_components.homeiq.core.health import score_home  # noqa: E402
+from custom_components.homeiq.storage import pack_telemetry  # noqa: E402
 
 DAY = 86400.0
 RATE = 1000  # events per second
@@ -137,7 +138,7 @@ def stored_state(inventory, days: int) -> dict:
             aggregator.record(entity_id, f"{rng.normal(50, 5):.1f}", None, t)
     aggregator.advance_to(now)
     return {
-        "telemetry": aggregator.to_json(),
+        "telemetry": pack_telemetry(aggregator.to_json()),
         "labels": {"battery_replaced": {}, "failures": []},
         "backfill": {"done": True, "progress": 100.0, "events": 0},
         "saved_at": now,
