@@ -5,9 +5,11 @@ from pathlib import Path
 import tomllib
 
 import homeassistant
+from homeassistant.util.yaml import load_yaml
 import pytest
 
-from custom_components.homeiq.sensor import DESCRIPTIONS
+from custom_components.homeiq.binary_sensor import PROBLEM
+from custom_components.homeiq.sensor import DEVICE_SENSORS, HOME_SENSORS
 
 ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION = ROOT / "custom_components" / "homeiq"
@@ -59,10 +61,35 @@ def test_hacs_metadata() -> None:
     assert (INTEGRATION / "brand" / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("description", DESCRIPTIONS, ids=lambda d: d.key)
-def test_every_sensor_has_a_name_and_an_icon(description) -> None:
+@pytest.mark.parametrize(
+    ("platform", "description"),
+    [
+        *(("sensor", d) for d in (*HOME_SENSORS, *DEVICE_SENSORS)),
+        ("binary_sensor", PROBLEM),
+    ],
+    ids=lambda item: getattr(item, "key", item),
+)
+def test_every_entity_has_a_name_and_an_icon(platform, description) -> None:
     strings = _json(INTEGRATION / "translations" / "en.json")
     icons = _json(INTEGRATION / "icons.json")
     key = description.translation_key
-    assert strings["entity"]["sensor"][key]["name"]
-    assert icons["entity"]["sensor"][key]["default"].startswith("mdi:")
+    assert strings["entity"][platform][key]["name"]
+    assert icons["entity"][platform][key]["default"].startswith("mdi:")
+
+
+def test_every_action_is_described_translated_and_has_an_icon() -> None:
+    services = load_yaml(INTEGRATION / "services.yaml")
+    strings = _json(INTEGRATION / "translations" / "en.json")["services"]
+    icons = _json(INTEGRATION / "icons.json")["services"]
+    assert set(services) == set(strings) == set(icons)
+    for name, service in services.items():
+        assert strings[name]["name"]
+        assert strings[name]["description"]
+        for field in (service or {}).get("fields", {}):
+            assert strings[name]["fields"][field]["name"]
+
+
+def test_license_is_apache_and_declared() -> None:
+    assert "Apache License" in (ROOT / "LICENSE").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from . import __version__, generate, infer, recorder_import, validate
+from .errors import CommandError
 
 DESCRIPTION = """\
 Train HomeIQ's models (home type, device health) on synthetic homes and on data
@@ -22,9 +23,7 @@ COMMANDS: tuple[ModuleType, ...] = (generate, validate, infer, recorder_import)
 
 type Runner = Callable[[argparse.Namespace], int]
 
-
-class CommandError(Exception):
-    """A failure to report to the user as one line, with exit code 1."""
+__all__ = ["COMMANDS", "CommandError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

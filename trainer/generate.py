@@ -24,8 +24,9 @@ from tqdm import tqdm
 
 from homeiq_core.dataset import DatasetError, HomeEntry
 
-from . import __version__, cli
+from . import __version__
 from .dataset import FORMATS, DatasetWriter, write_home_files
+from .errors import CommandError
 from .synth.home import SyntheticHome, generate_home
 from .synth.options import DEFAULT_START, GeneratorOptions, parse_mix
 
@@ -220,7 +221,7 @@ def options_from(args: argparse.Namespace) -> GeneratorOptions:
     try:
         start = date.fromisoformat(args.start)
     except ValueError:
-        raise cli.CommandError(
+        raise CommandError(
             f"--start {args.start!r} is not a date (YYYY-MM-DD)"
         ) from None
     try:
@@ -237,14 +238,14 @@ def options_from(args: argparse.Namespace) -> GeneratorOptions:
             **kwargs,
         )
     except ValueError as error:
-        raise cli.CommandError(str(error)) from None
+        raise CommandError(str(error)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print what was written."""
     options = options_from(args)
     if args.jobs < 1:
-        raise cli.CommandError("--jobs must be at least 1")
+        raise CommandError("--jobs must be at least 1")
     try:
         stats = generate_dataset(
             options,
@@ -255,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except DatasetError as error:
-        raise cli.CommandError(str(error)) from None
+        raise CommandError(str(error)) from None
     print(
         f"{args.out}: {stats.homes} homes, {stats.events:,} events in "
         f"{stats.seconds:.1f} s ({stats.events_per_second:,.0f} events/s)"

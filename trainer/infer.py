@@ -19,7 +19,7 @@ import numpy as np
 
 from homeiq_core.inference import BACKENDS, Model, ModelError, Prediction, load_model
 
-from . import cli
+from .errors import CommandError
 
 HELP = "run a model on a CSV or .npy file of features"
 DESCRIPTION = """\
@@ -59,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model, backend=args.backend)
     except ModelError as error:
-        raise cli.CommandError(f"{args.model}: {error}") from None
+        raise CommandError(f"{args.model}: {error}") from None
     features = read_features(args.input, model)
     try:
         prediction = model.predict(features)
     except ModelError as error:
-        raise cli.CommandError(f"{args.model}: {error}") from None
+        raise CommandError(f"{args.model}: {error}") from None
     header, rows = table(prediction)
     if args.output is None:
         write_csv(sys.stdout, header, rows)
@@ -73,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
         with args.output.open("w", newline="", encoding="utf-8") as file:
             write_csv(file, header, rows)
     except OSError as error:
-        raise cli.CommandError(
-            f"cannot write {args.output}: {error.strerror}"
-        ) from None
+        raise CommandError(f"cannot write {args.output}: {error.strerror}") from None
     return 0
 
 
@@ -85,13 +83,13 @@ def read_features(path: Path, model: Model) -> np.ndarray:
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as error:
-            raise cli.CommandError(f"cannot read {path}: {error}") from None
+            raise CommandError(f"cannot read {path}: {error}") from None
         if array.ndim != 2 or array.dtype.kind not in "biuf":
-            raise cli.CommandError(
+            raise CommandError(
                 f"{path}: expected a 2-D numeric array, not {array.shape}"
             )
         if array.shape[1] != model.n_features:
-            raise cli.CommandError(
+            raise CommandError(
                 f"{path}: input has {array.shape[1]} features, "
                 f"model expects {model.n_features}"
             )
@@ -100,7 +98,7 @@ def read_features(path: Path, model: Model) -> np.ndarray:
     try:
         return model.align(values, names)
     except ModelError as error:
-        raise cli.CommandError(f"{path}: {error}") from None
+        raise CommandError(f"{path}: {error}") from None
 
 
 def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
@@ -110,11 +108,11 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
             reader = csv.reader(file)
             header = next(reader, None)
             if not header:
-                raise cli.CommandError(f"{path}: no header row of feature names")
+                raise CommandError(f"{path}: no header row of feature names")
             names = [name.strip() for name in header]
             rows = [_numbers(path, reader.line_num, names, cells) for cells in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise cli.CommandError(f"cannot read {path}: {error}") from None
+        raise CommandError(f"cannot read {path}: {error}") from None
     return names, np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
 
 
@@ -123,7 +121,7 @@ def _numbers(
 ) -> list[float]:
     """Return one CSV row as floats, naming the cell that is not a number."""
     if len(cells) != len(names):
-        raise cli.CommandError(
+        raise CommandError(
             f"{path}: line {line} has {len(cells)} cells, not {len(names)}"
         )
     row = []
@@ -132,7 +130,7 @@ def _numbers(
         try:
             row.append(float(text) if text else float("nan"))
         except ValueError:
-            raise cli.CommandError(
+            raise CommandError(
                 f"{path}: line {line}, column '{name}': {text!r} is not a number"
             ) from None
     return row

@@ -50,8 +50,9 @@ from homeiq_core.dataset import (
 )
 from homeiq_core.telemetry import entity_domain
 
-from . import __version__, cli
+from . import __version__
 from .dataset import EVENT_SCHEMA, TIME_TYPE, DatasetWriter
+from .errors import CommandError
 
 MIN_SCHEMA_VERSION = 43  # HA 2024.3: states.last_reported_ts
 REQUIRED_COLUMNS = {
@@ -785,7 +786,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stats = import_recorder(options)
     except DatasetError as error:
-        raise cli.CommandError(str(error)) from None
+        raise CommandError(str(error)) from None
     entry = stats.entry
     where = "" if options.config_dir else " (no --config-dir: no devices, areas)"
     print(

@@ -21,8 +21,8 @@ from homeiq_core.features import (
     device_kind,
 )
 
-from . import cli
 from .dataset import Home, read_dataset, validate_dataset
+from .errors import CommandError
 
 # What decides "is this device failing?": liveness, rhythm, stuck and flapping
 # detectors, availability, battery and its quality.
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             homes = islice(read_dataset(args.directory), args.homes)
             print(describe_statistics(kind_statistics(homes)))
     except DatasetError as error:
-        raise cli.CommandError(str(error)) from None
+        raise CommandError(str(error)) from None
     return 0
 
 

@@ -1,11 +1,16 @@
-"""Base entity for HomeIQ."""
+"""Base entities of HomeIQ: on its service device, or on a monitored device's page."""
 
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import HomeIQCoordinator
+from .coordinator import HomeIQConfigEntry, HomeIQCoordinator
+from .core.health import DeviceHealth
 
 
 class HomeIQEntity(CoordinatorEntity[HomeIQCoordinator]):
@@ -27,3 +32,88 @@ class HomeIQEntity(CoordinatorEntity[HomeIQCoordinator]):
             manufacturer="HomeIQ",
             entry_type=DeviceEntryType.SERVICE,
         )
+
+
+class HomeIQDeviceEntity(CoordinatorEntity[HomeIQCoordinator]):
+    """An entity about one monitored device, shown on that device's own page.
+
+    The device belongs to another integration, so the entity links to it through
+    `device_entry` (never `device_info`, which would claim the device).
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: HomeIQCoordinator,
+        description: EntityDescription,
+        device: dr.AnyDeviceEntry,
+    ) -> None:
+        """Link the entity to `device`."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.device_id = device.id
+        self.device_entry = device
+        self._attr_unique_id = f"{device.id}_{description.key}"
+
+    @property
+    def scores(self) -> DeviceHealth | None:
+        """Return this device's scores in the latest result, None if absent."""
+        return self.coordinator.data.health.devices.get(self.device_id)
+
+    @property
+    def available(self) -> bool:
+        """Return True while the device is scored."""
+        return super().available and self.scores is not None
+
+
+def device_id_of(unique_id: str) -> str:
+    """Return the device id part of a per-device entity's unique id."""
+    return unique_id.partition("_")[0]
+
+
+@callback
+def track_devices(
+    entry: HomeIQConfigEntry,
+    make: Callable[[dr.AnyDeviceEntry], Iterable[Entity]],
+    add: Callable[[Iterable[Entity]], None],
+) -> None:
+    """Add entities for every scored device, now and whenever new ones appear."""
+    coordinator = entry.runtime_data.coordinator
+    registry = dr.async_get(coordinator.hass)
+    known: set[str] = set()
+
+    @callback
+    def refresh() -> None:
+        if coordinator.data is None:
+            return
+        current = set(coordinator.data.health.devices)
+        new = current - known
+        known.intersection_update(current)
+        entities: list[Entity] = []
+        for device_id in sorted(new):
+            device = registry.async_get(device_id)
+            if device is not None:
+                known.add(device_id)
+                entities.extend(make(device))
+        if entities:
+            add(entities)
+
+    refresh()
+    entry.async_on_unload(coordinator.async_add_listener(refresh))
+
+
+@callback
+def remove_stale_entities(entry: HomeIQConfigEntry) -> None:
+    """Remove per-device entities of devices HomeIQ no longer watches."""
+    coordinator = entry.runtime_data.coordinator
+    if coordinator.data is None:
+        return
+    current = coordinator.data.health.devices
+    registry = er.async_get(coordinator.hass)
+    for item in er.async_entries_for_config_entry(registry, entry.entry_id):
+        # HA unlinks (device_id None) our entities of a device it removed.
+        if item.unique_id.startswith(entry.entry_id):
+            continue
+        if device_id_of(item.unique_id) not in current:
+            registry.async_remove(item.entity_id)

@@ -1,9 +1,11 @@
 """HomeIQ in a real Home Assistant server started from this venv, driven over HTTP.
 
 The same path a user takes: HA boots with the integration in its config dir's
-custom_components/, the config flow runs through the REST API, the sensor counts
-state changes that arrive through HA's own API, the entry survives a restart and
-can be removed. The tests run in file order against one server, as a user would.
+custom_components/ next to HA's demo home (and its recorder), the config flow runs
+through the REST API, the demo's devices get health entities on their own pages,
+the home type sensor has a type, malformed events posted to the API are survived,
+the entry survives a restart and can be removed. The tests run in file order
+against one server, as a user would.
 """
 
 from collections.abc import Iterator
@@ -23,7 +25,23 @@ import pytest
 import pytest_socket
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS_SEEN = "sensor.homeiq_events_seen"
+HOME_TYPE = "sensor.homeiq_home_type"
+HOME_TYPES = {
+    "studio",
+    "apartment",
+    "condo",
+    "townhouse",
+    "single_family_house",
+    "cottage",
+    "multi_story",
+    "ranch_house",
+}
+# Health sensors that sit on a demo device's own page (device of a demo entity).
+ON_DEMO_DEVICES = """\
+{%- set demo = integration_entities('demo') | map('device_id') | select | list -%}
+{{ states.sensor | map(attribute='entity_id')
+   | select('match', '.*_health$')
+   | map('device_id') | select('in', demo) | list | count }}"""
 CONFIGURATION = """\
 homeassistant:
   name: HomeIQ e2e
@@ -40,6 +58,8 @@ http:
 api:
 config:
 onboarding:
+recorder:
+demo:
 """
 
 # phcc blocks sockets before each test; these tests talk to 127.0.0.1 only.
@@ -164,11 +184,25 @@ class HassServer:
         """Return HomeIQ's config entries as the integrations page sees them."""
         return self.request("GET", "/api/config/config_entries/entry?domain=homeiq")
 
-    def homeiq_events(self) -> dict[str, Any]:
-        """Return the event tally from HomeIQ's diagnostics download."""
+    def homeiq_diagnostics(self) -> dict[str, Any]:
+        """Return HomeIQ's diagnostics download."""
         (entry,) = self.homeiq_entries()
         path = f"/api/diagnostics/config_entry/{entry['entry_id']}"
-        return self.request("GET", path)["data"]["events"]
+        return self.request("GET", path)["data"]
+
+    def render(self, template: str) -> str:
+        """Render a template on the server."""
+        request = urllib.request.Request(
+            self.url + "/api/template",
+            data=json.dumps({"template": template}).encode(),
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read().decode()
 
 
 @pytest.fixture(scope="module")
@@ -198,46 +232,44 @@ def test_config_flow_sets_up_homeiq(hass_server: HassServer) -> None:
     assert result["type"] == "create_entry"
     (entry,) = hass_server.homeiq_entries()
     assert entry["state"] == "loaded"
-    assert hass_server.state(EVENTS_SEEN).isdigit()
+    assert hass_server.state(HOME_TYPE) in HOME_TYPES
 
 
-def test_sensor_counts_state_changes_posted_to_the_api(
+def test_demo_devices_get_health_entities_on_their_own_pages(
     hass_server: HassServer,
 ) -> None:
-    # A domain of its own, so HA's other state changes cannot blur the count.
-    for value in ("20.5", "21.0", "unavailable", "21.5"):
-        hass_server.request("POST", "/api/states/e2e_probe.hall", {"state": value})
-
-    events = hass_server.homeiq_events()
-    assert events["by_domain"]["e2e_probe"] == 4
-    seen = events["seen"]
-    # The sensor publishes the count at its next refresh; asking for one is
-    # debounced by the coordinator, so wait for it (at most one update interval).
-    hass_server.request(
-        "POST",
-        "/api/services/homeassistant/update_entity",
-        {"entity_id": EVENTS_SEEN},
-    )
-    deadline = time.monotonic() + 45
-    while int(hass_server.state(EVENTS_SEEN)) < seen:
-        assert time.monotonic() < deadline, "the sensor never published the count"
+    assert int(hass_server.render(ON_DEMO_DEVICES)) >= 5
+    monitored = int(hass_server.state("sensor.homeiq_devices_monitored"))
+    assert monitored >= 5
+    # The back-fill from the demo's recorder ran in the background.
+    deadline = time.monotonic() + 60
+    while hass_server.homeiq_diagnostics()["backfill"]["done"] is not True:
+        assert time.monotonic() < deadline, "the back-fill never finished"
         time.sleep(0.5)
 
 
-def test_malformed_events_fired_over_the_api_are_rejected(
+def test_malformed_events_fired_over_the_api_are_survived(
     hass_server: HassServer,
 ) -> None:
-    before = hass_server.homeiq_events()["rejected"]
+    watched = hass_server.render(
+        "{{ integration_entities('demo') | select('match', 'sensor.') | first }}"
+    )
+    before = hass_server.homeiq_diagnostics()["telemetry"]["malformed_events"]
 
     # HA's API needs both state keys (it parses them); the rest is ours to survive.
     states = {"old_state": None, "new_state": {"not": "a state"}}
-    for entity_id in (["light.a"], 7, "Not An.Entity"):
+    for entity_id in (["light.a"], 7, "Not An.Entity", watched):
         fired = hass_server.request(
             "POST", "/api/events/state_changed", {"entity_id": entity_id, **states}
         )
         assert fired == {"message": "Event state_changed fired."}
 
-    assert hass_server.homeiq_events()["rejected"] == before + 3
+    diagnostics = hass_server.homeiq_diagnostics()
+    assert diagnostics["telemetry"]["malformed_events"] == before + 1
+    response = hass_server.request(
+        "POST", "/api/services/homeiq/score_now?return_response", {}
+    )
+    assert response["service_response"]["home_type"] in HOME_TYPES
 
 
 def test_entry_loads_again_after_a_restart(hass_server: HassServer) -> None:
@@ -247,7 +279,8 @@ def test_entry_loads_again_after_a_restart(hass_server: HassServer) -> None:
 
     (entry,) = hass_server.homeiq_entries()
     assert entry["state"] == "loaded"
-    assert hass_server.state(EVENTS_SEEN).isdigit()
+    assert hass_server.state(HOME_TYPE) in HOME_TYPES
+    assert hass_server.homeiq_diagnostics()["telemetry"]["days_kept"] >= 0
 
 
 def test_removing_the_entry_removes_its_sensor(hass_server: HassServer) -> None:
@@ -260,7 +293,7 @@ def test_removing_the_entry_removes_its_sensor(hass_server: HassServer) -> None:
     assert result == {"require_restart": False}
     assert hass_server.homeiq_entries() == []
     with pytest.raises(urllib.error.HTTPError) as missing:
-        hass_server.state(EVENTS_SEEN)
+        hass_server.state(HOME_TYPE)
     assert missing.value.code == 404
 
 

@@ -330,5 +330,7 @@ def test_metadata_keys_are_the_documented_ones() -> None:
         "homeiq.created",
         "homeiq.training_fingerprint",
         "homeiq.metrics",
+        "homeiq.schema",
+        "homeiq.reference",
     )
     assert json.loads(json.dumps(list(METADATA_KEYS)))

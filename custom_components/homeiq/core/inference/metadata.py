@@ -24,6 +24,11 @@ TRAINING_FINGERPRINT = "homeiq.training_fingerprint"
 """Digest of the training data, to tell models trained on the same data apart."""
 METRICS = "homeiq.metrics"
 """JSON object of evaluation metrics, from homes the model never saw."""
+FEATURE_SCHEMA = "homeiq.schema"
+"""Fingerprint of the feature schema the model reads (`FeatureSchema.fingerprint`)."""
+REFERENCE = "homeiq.reference"
+"""JSON list of healthy reference values in feature order (null: missing), for
+the occlusion reasons of `homeiq_core.explain`."""
 
 METADATA_KEYS = (
     SCHEMA_VERSION,
@@ -34,6 +39,8 @@ METADATA_KEYS = (
     CREATED,
     TRAINING_FINGERPRINT,
     METRICS,
+    FEATURE_SCHEMA,
+    REFERENCE,
 )
 SCHEMA = "1"
 

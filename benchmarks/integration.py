@@ -1,0 +1,285 @@
+"""HomeIQ inside a running Home Assistant: cost per event, scoring, memory, start-up.
+
+Run: .venv/bin/python benchmarks/integration.py [--devices 1000] [--days 30]
+
+A real `HomeAssistant` (phcc's test instance: real registries, bus, state machine and
+storage in a scratch config dir) gets a home of `--devices` devices with three
+entities each (temperature, battery, link quality), registered in HA's device and
+entity registries. Figures, each against the same loop without HomeIQ:
+
+- **event cost**: CPU time of the event loop while 1,000 state changes per second
+  arrive for 5 s (least of 3 runs), with HomeIQ loaded, against the same loop with
+  a no-op listener for the same two events (what HA already pays in any real home:
+  the recorder listens to every state change) and against bare HA.
+- **scoring**: the coordinator's executor job (`core.health.score_home`, numpy) for
+  every device with `--days` days of rollups, rules only, best of 5.
+- **memory**: traced Python allocations HomeIQ holds once loaded with `--days` days
+  of rollups (tracemalloc, so only what HomeIQ's objects keep).
+- **start-up**: setting the config entry up from stored telemetry of `--days` days
+  (read, restore, first scoring, entities), against setting up HA's `sun`.
+- **back-fill fold**: folding recorder rows into a fresh aggregator (the CPU part of
+  the back-fill), rows per second and the projected time for 30 days of a 150-device
+  home at one report per entity per 10 minutes. Reading the recorder's database is
+  not included (it depends on the database, not on HomeIQ).
+"""
+
+import argparse
+import asyncio
+from collections.abc import Mapping
+import gc
+from pathlib import Path
+import sys
+import tempfile
+import time
+import tracemalloc
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from homeassistant import loader  # noqa: E402
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED  # noqa: E402
+from homeassistant.core import Event, HomeAssistant, callback  # noqa: E402
+from homeassistant.helpers import device_registry as dr, entity_registry as er  # noqa: E402
+from homeassistant.setup import async_setup_component  # noqa: E402
+from pytest_homeassistant_custom_component.common import (  # noqa: E402
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+
+from custom_components.homeiq.const import CONF_RETENTION_DAYS, DOMAIN  # noqa: E402
+from custom_components.homeiq.coordinator import live_state  # noqa: E402
+from custom_components.homeiq.core.aggregator import TelemetryAggregator  # noqa: E402
+from custom_components.homeiq.core.health import score_home  # noqa: E402
+from custom_components.homeiq.storage import pack_telemetry  # noqa: E402
+
+DAY = 86400.0
+RATE = 1000  # events per second
+SECONDS = 5
+
+
+@callback
+def _ignore(_event: Event) -> None:
+    """Listen and do nothing (what HA pays for any listener)."""
+
+
+@callback
+def _everything(_data: Mapping[str, Any]) -> bool:
+    return True
+
+
+def add_home(hass: HomeAssistant, devices: int) -> list[str]:
+    """Register `devices` Zigbee devices with 3 entities each; return entity ids."""
+    entry = MockConfigEntry(domain="zha", title="zha")
+    entry.add_to_hass(hass)
+    device_registry = dr.async_get(hass)
+    entity_registry = er.async_get(hass)
+    ids = []
+    kinds = (("temperature", "°C"), ("battery", "%"), (None, "lqi"))
+    for n in range(devices):
+        device = device_registry.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            identifiers={("zha", f"d{n}")},
+            name=f"Sensor {n}",
+        )
+        for k, (device_class, unit) in enumerate(kinds):
+            item = entity_registry.async_get_or_create(
+                "sensor",
+                "zha",
+                f"d{n}-{k}",
+                config_entry=entry,
+                device_id=device.id,
+                original_device_class=device_class,
+                unit_of_measurement=unit,
+            )
+            ids.append(item.entity_id)
+            hass.states.async_set(item.entity_id, "50")
+    return ids
+
+
+async def paced_events(hass: HomeAssistant, entity_ids: list[str]) -> float:
+    """Return the least loop CPU seconds of 3 runs of `paced_run` (shared machine)."""
+    runs = []
+    for _ in range(3):
+        gc.collect()
+        runs.append(await paced_run(hass, entity_ids))
+    return min(runs)
+
+
+async def paced_run(hass: HomeAssistant, entity_ids: list[str]) -> float:
+    """Send RATE state changes per second for SECONDS; return loop CPU seconds."""
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(entity_ids), RATE * SECONDS).tolist()
+    values = rng.normal(20, 3, RATE * SECONDS).round(1).astype(str).tolist()
+    batch = RATE // 10
+    start_cpu = time.thread_time()
+    start = time.monotonic()
+    for i in range(0, len(picks), batch):
+        for j in range(i, i + batch):
+            hass.states.async_set(entity_ids[picks[j]], values[j])
+        await hass.async_block_till_done()
+        delay = start + (i + batch) / RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return time.thread_time() - start_cpu
+
+
+def stored_state(inventory, days: int) -> dict:
+    """Return HomeIQ's storage document with `days` days of rollups."""
+    now = time.time()
+    start = now - days * DAY
+    aggregator = TelemetryAggregator(inventory, start=start, history_days=days)
+    rng = np.random.default_rng(1)
+    entity_ids = [e.entity_id for e in inventory.all_entities()]
+    for t in np.arange(start, now, 3600.0).tolist():
+        for entity_id in entity_ids:
+            aggregator.record(entity_id, f"{rng.normal(50, 5):.1f}", None, t)
+    aggregator.advance_to(now)
+    return {
+        "telemetry": pack_telemetry(aggregator.to_json()),
+        "labels": {"battery_replaced": {}, "failures": []},
+        "backfill": {"done": True, "progress": 100.0, "events": 0},
+        "saved_at": now,
+    }
+
+
+async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
+    with tempfile.TemporaryDirectory() as config_dir:
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            entity_ids = add_home(hass, devices)
+            await hass.async_block_till_done()
+
+            bare = await paced_events(hass, entity_ids)
+            # Real homes always have a state_changed listener (the recorder, the
+            # history, automations), so HA builds each event object anyway: the
+            # baseline has a no-op listener for both events HomeIQ listens to.
+            stops = [
+                hass.bus.async_listen(event, _ignore, event_filter=_everything)
+                for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
+            ]
+            baseline = await paced_events(hass, entity_ids)
+            for stop in stops:
+                stop()
+
+            t = time.perf_counter()
+            assert await async_setup_component(hass, "sun", {})
+            await hass.async_block_till_done()
+            sun_setup = time.perf_counter() - t
+
+            entry = MockConfigEntry(
+                domain=DOMAIN, data={}, options={CONF_RETENTION_DAYS: days}
+            )
+            entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            # The set-up's back-fill (no recorder here) and its refresh finish first.
+            await hass.async_block_till_done(wait_background_tasks=True)
+            await asyncio.sleep(1)
+            await hass.async_block_till_done()
+            with_homeiq = await paced_events(hass, entity_ids)
+            events = RATE * SECONDS
+            print(
+                f"event cost at {RATE}/s: bare HA {bare / events * 1e6:.1f} µs, "
+                f"with a no-op listener {baseline / events * 1e6:.1f} µs, "
+                f"with {with_homeiq / events * 1e6:.1f} µs; added "
+                f"{(with_homeiq - baseline) / events * 1e6:.2f} µs/event "
+                f"(ratio {with_homeiq / baseline:.2f})"
+            )
+
+            runtime = entry.runtime_data
+            inventory = runtime.collector.home.inventory
+            document = stored_state(inventory, days)
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            await runtime.store.async_save(document)
+
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            t = time.perf_counter()
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            startup = time.perf_counter() - t
+            await asyncio.sleep(0.5)  # the first scoring's save is written
+            await hass.async_block_till_done()
+            gc.collect()
+            held, peak = tracemalloc.get_traced_memory()
+            held -= before
+            tracemalloc.stop()
+            runtime = entry.runtime_data
+            history = runtime.collector.aggregator.history
+            print(
+                f"start-up with {len(history)} days of stored rollups, {devices} "
+                f"devices: {startup:.2f} s (setting up `sun`: {sun_setup:.3f} s)"
+            )
+            print(
+                f"memory held by HomeIQ: {held / 1e6:.1f} MB "
+                f"(peak during start-up {(peak - before) / 1e6:.0f} MB)"
+            )
+
+            now = time.time()
+            coordinator = runtime.coordinator
+            live = live_state(hass, runtime.collector.home, runtime.state)
+            timings = []
+            for _ in range(5):
+                t = time.perf_counter()
+                score_home(
+                    inventory,
+                    history,
+                    live,
+                    now,
+                    watch_start=coordinator.watch_start,
+                    models=coordinator.models.models,
+                )
+                timings.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            live_state(hass, runtime.collector.home, runtime.state)
+            on_loop = time.perf_counter() - t
+            cpu = time.thread_time()
+            t = time.perf_counter()
+            await coordinator.async_refresh()
+            await hass.async_block_till_done()
+            refresh = time.perf_counter() - t
+            refresh_loop = time.thread_time() - cpu
+            t = time.perf_counter()
+            coordinator.snapshot()
+            snapshot = time.perf_counter() - t
+            print(
+                f"scoring {devices} devices ({len(history)} days): "
+                f"{min(timings) * 1e3:.0f} ms in the executor, "
+                f"{on_loop * 1e3:.1f} ms on the loop reading live states; a whole "
+                f"refresh {refresh * 1e3:.0f} ms, {refresh_loop * 1e3:.0f} ms of it "
+                f"on the loop (writing {len(hass.states.async_all()) - 3 * devices} "
+                f"entity states, and the telemetry snapshot for storage: "
+                f"{snapshot * 1e3:.0f} ms)"
+            )
+
+            # Back-fill fold rate: rows as the recorder returns them, in time order.
+            fresh = TelemetryAggregator(inventory, start=now - DAY)
+            rows = 200_000
+            rng = np.random.default_rng(2)
+            picks = rng.integers(0, len(entity_ids), rows).tolist()
+            times = np.sort(rng.uniform(now - DAY, now, rows)).tolist()
+            values = rng.normal(20, 3, rows).round(1).astype(str).tolist()
+            t = time.perf_counter()
+            for k in range(rows):
+                fresh.record(entity_ids[picks[k]], values[k], {}, times[k])
+            fold = (time.perf_counter() - t) / rows
+            home_rows = 150 * 3 * 144 * 30
+            print(
+                f"back-fill fold: {1 / fold / 1e6:.2f} M rows/s; 30 days of a "
+                f"150-device home ({home_rows / 1e6:.1f} M rows) folds in "
+                f"{home_rows * fold:.1f} s (recorder reads not included)"
+            )
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            await hass.async_stop(force=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+    asyncio.run(main(args.devices, args.days))

@@ -1,0 +1,86 @@
+"""Load HomeIQ's ONNX models from disk, keeping only those that fit the features.
+
+Runs in an executor thread (reading and compiling a model takes milliseconds to
+tens of them). A model whose feature names or schema fingerprint differ from the
+core's schema is refused and reported, so the rule-based fallback stays in charge
+and a repair tells the user.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .core.features import DEVICE_SCHEMA, HOME_SCHEMA, FeatureSchema
+from .core.health import MODEL, Models
+from .core.inference import CREATED, FEATURE_SCHEMA, Model, ModelError, load_model
+
+SCHEMAS: dict[str, FeatureSchema] = {
+    "home_type": HOME_SCHEMA,
+    "device_failure": DEVICE_SCHEMA,
+    "battery_days_left": DEVICE_SCHEMA,
+    "device_anomaly": DEVICE_SCHEMA,
+}
+ALTERNATIVES = {"battery_days_left": ("battery_days_left", "battery_days_left_q50")}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModels:
+    """The models in use, and the files refused with why."""
+
+    models: Models
+    refused: dict[str, str]
+    created: str | None  # when the newest model was exported (ISO), if known
+
+
+def load_models(directory: Path) -> LoadedModels:
+    """Load every known model present in `directory` with the numpy backend."""
+    loaded: dict[str, Model] = {}
+    refused: dict[str, str] = {}
+    for name, schema in SCHEMAS.items():
+        path = _find(directory, name)
+        if path is None:
+            continue
+        try:
+            model = load_model(path, backend="numpy", expected_features=schema.names)
+            _check_schema(model, schema)
+        except (ModelError, OSError) as error:
+            refused[name] = str(error)
+            continue
+        loaded[name] = model
+    created = max(
+        (m.metadata[CREATED] for m in loaded.values() if CREATED in m.metadata),
+        default=None,
+    )
+    models = Models(
+        home_type=loaded.get("home_type"),
+        device_failure=loaded.get("device_failure"),
+        battery_days_left=loaded.get("battery_days_left"),
+        device_anomaly=loaded.get("device_anomaly"),
+        version=_version(loaded),
+    )
+    return LoadedModels(models, refused, created)
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    for stem in ALTERNATIVES.get(name, (name,)):
+        path = directory / f"{stem}.onnx"
+        if path.is_file():
+            return path
+    return None
+
+
+def _check_schema(model: Model, schema: FeatureSchema) -> None:
+    fingerprint = model.metadata.get(FEATURE_SCHEMA)
+    if fingerprint is not None and fingerprint != schema.fingerprint():
+        raise ModelError(
+            f"model schema {fingerprint} differs from this HomeIQ's "
+            f"{schema.kind} schema {schema.fingerprint()}"
+        )
+
+
+def _version(loaded: dict[str, Model]) -> str:
+    if not loaded:
+        return "rules"
+    stamps = sorted(
+        m.metadata.get(CREATED, "")[:10] for m in loaded.values() if m.metadata
+    )
+    return f"{MODEL} {stamps[-1]}".strip() if stamps and stamps[-1] else MODEL

@@ -1,0 +1,92 @@
+"""Shipped ONNX models: used when they fit the features, else a repair says why."""
+
+import json
+from pathlib import Path
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import numpy as np
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from sklearn.ensemble import GradientBoostingClassifier
+
+from custom_components.homeiq import coordinator as coordinator_module
+from custom_components.homeiq.const import DOMAIN
+from custom_components.homeiq.core.features import DEVICE_SCHEMA
+from homeiq_core.inference import (
+    CLASSES,
+    CREATED,
+    FEATURE_NAMES,
+    FEATURE_SCHEMA,
+    REFERENCE,
+)
+from homeiq_trainer.onnx_export import export_onnx
+
+from .conftest import Home
+
+
+def _failure_model(schema: str) -> bytes:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(DEVICE_SCHEMA)))
+    y = (x[:, 0] > 0).astype(int)
+    model = GradientBoostingClassifier(n_estimators=10, random_state=0).fit(x, y)
+    return export_onnx(
+        model,
+        len(DEVICE_SCHEMA),
+        metadata={
+            FEATURE_NAMES: json.dumps(list(DEVICE_SCHEMA.names)),
+            CLASSES: json.dumps([0, 1]),
+            FEATURE_SCHEMA: schema,
+            CREATED: "2026-11-30T12:00:00+00:00",
+            REFERENCE: json.dumps(np.median(x[y == 0], axis=0).tolist()),
+        },
+    )
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(coordinator_module, "MODELS_DIR", tmp_path)
+    return tmp_path
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_matching_model_scores_the_devices(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    models_dir: Path,
+) -> None:
+    (models_dir / "device_failure.onnx").write_bytes(
+        _failure_model(DEVICE_SCHEMA.fingerprint())
+    )
+    await _setup(hass, config_entry)
+
+    assert hass.states.get("sensor.homeiq_model_version").state == "model 2026-11-30"
+    updated = hass.states.get("sensor.homeiq_last_model_update").state
+    assert updated.startswith("2026-11-30T12:00:00")
+    risk = float(hass.states.get("sensor.front_lock_failure_risk").state)
+    assert 0 <= risk <= 100
+    assert config_entry.runtime_data.coordinator.data.health.source == "model"
+
+
+async def test_a_model_of_another_schema_is_refused_with_a_repair(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    models_dir: Path,
+) -> None:
+    (models_dir / "device_failure.onnx").write_bytes(_failure_model("0123456789abcdef"))
+    (models_dir / "home_type.onnx").write_bytes(b"not a model")
+    await _setup(hass, config_entry)
+
+    assert hass.states.get("sensor.homeiq_model_version").state == "rules"
+    issues = ir.async_get(hass)
+    mismatch = issues.async_get_issue(DOMAIN, "model_mismatch_device_failure")
+    assert mismatch is not None
+    assert "0123456789abcdef" in mismatch.translation_placeholders["problem"]
+    assert issues.async_get_issue(DOMAIN, "model_mismatch_home_type") is not None

@@ -1,0 +1,1 @@
+"""HomeIQ's models: rows from datasets, training, evaluation, export and registry."""

@@ -1,0 +1,210 @@
+"""Labels to training rows: one (device, day) row per device and day, with targets.
+
+A home's rollups give one device feature vector per device and day, "as of" the end
+of that day (`device_feature_rows`). This module puts targets next to them:
+
+- **failure** (`failure_targets`): 1 when the device fails (any labelled kind) in
+  the `horizon` after the row's time, else 0. Rows of a device that has already
+  failed are excluded (-1) until its `recovered` time when the label carries one,
+  for the rest of the window otherwise: a dead device that keeps reporting (stale
+  states, a hub re-sending) must not teach the model that "failed" looks healthy.
+  Rows whose horizon reaches past what the labels cover are excluded too
+  (censored): an unannotated future is not a "no".
+- **battery days left** (`battery_targets`): for battery devices, days until the
+  next `battery_depletion` failure, capped at `cap_days` (the cap means "at least
+  that long"); unknown (NaN) when the device has failed already or the labels end
+  before the cap.
+
+Home rows (`home_rows`) are the home features as of several observation lengths
+(day 1, 3, 7, 14, 30), so a home watched for a day is trained on as such.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import inspect
+
+import numpy as np
+
+from homeiq_core.aggregator import rollups_from_columns
+from homeiq_core.dataset import FAILURE_KINDS, Failure, Inventory, Labels
+from homeiq_core.features import device_feature_rows, home_feature_rows
+from homeiq_core.rollups import DayRollup
+
+DAY = 86400.0
+HORIZON_DAYS = 7.0
+BATTERY_CAP_DAYS = 14.0
+OBSERVATION_DAYS = (1, 3, 7, 14, 30)
+EXCLUDED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class FailureTargets:
+    """Failure targets of a home's (day, device) grid.
+
+    `target`: 1 fails within the horizon, 0 does not, -1 excluded; `kind`: index in
+    FAILURE_KINDS of the failure that makes a 1 (-1 otherwise); `lead_h`: hours
+    from the row's time to that failure (NaN otherwise).
+    """
+
+    target: np.ndarray  # int8 (days, devices)
+    kind: np.ndarray  # int8 (days, devices)
+    lead_h: np.ndarray  # float32 (days, devices)
+
+
+def _recovered(failure: Failure) -> float:
+    """Return when the device worked again (inf: it never did, or not labelled)."""
+    recovered = getattr(failure, "recovered", None)
+    return np.inf if recovered is None else float(recovered)
+
+
+def failure_targets(
+    device_ids: Sequence[str],
+    failures: Sequence[Failure],
+    times: np.ndarray,
+    *,
+    labels_until: float,
+    horizon_days: float = HORIZON_DAYS,
+    annotated: bool = True,
+) -> FailureTargets:
+    """Return the failure targets of rows at `times` (POSIX s) for `device_ids`.
+
+    Row (i, j) is excluded when device j is inside a failure (failed at or before
+    times[i], not recovered by then), when times[i] + horizon passes
+    `labels_until`, and everywhere when the labels are not `annotated`.
+    """
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    shape = (len(t), len(device_ids))
+    target = np.zeros(shape, dtype=np.int8)
+    kind = np.full(shape, EXCLUDED, dtype=np.int8)
+    lead = np.full(shape, np.nan, dtype=np.float32)
+    column = {device_id: j for j, device_id in enumerate(device_ids)}
+    horizon = horizon_days * DAY
+    failed = np.zeros(shape, dtype=bool)
+    # Latest failure first, so the soonest one within the horizon writes last.
+    for failure in sorted(failures, key=lambda f: -f.failure_time):
+        j = column.get(failure.device_id)
+        if j is None:
+            continue
+        at = failure.failure_time
+        failed[:, j] |= (t[:, 0] >= at) & (t[:, 0] < _recovered(failure))
+        soon = (t[:, 0] < at) & (at <= t[:, 0] + horizon)
+        target[soon, j] = 1
+        kind[soon, j] = FAILURE_KINDS.index(failure.kind)
+        lead[soon, j] = (at - t[soon, 0]) / 3600.0
+    excluded = failed | (t + horizon > labels_until)
+    if not annotated:
+        excluded[:] = True
+    target[excluded] = EXCLUDED
+    kind[excluded] = EXCLUDED
+    lead[excluded] = np.nan
+    return FailureTargets(target, kind, lead)
+
+
+def battery_targets(
+    device_ids: Sequence[str],
+    on_battery: np.ndarray,
+    failures: Sequence[Failure],
+    times: np.ndarray,
+    *,
+    labels_until: float,
+    cap_days: float = BATTERY_CAP_DAYS,
+    annotated: bool = True,
+) -> np.ndarray:
+    """Return days until each battery device's battery is empty, capped; NaN unknown.
+
+    NaN for devices not on battery, for rows inside any failure of the device, for
+    rows whose cap reaches past `labels_until` without a depletion inside it, and
+    everywhere when the labels are not `annotated`.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    days = np.full((len(t), len(device_ids)), cap_days, dtype=np.float64)
+    column = {device_id: j for j, device_id in enumerate(device_ids)}
+    failed = np.zeros(days.shape, dtype=bool)
+    for failure in sorted(failures, key=lambda f: -f.failure_time):
+        j = column.get(failure.device_id)
+        if j is None:
+            continue
+        at = failure.failure_time
+        failed[:, j] |= (t >= at) & (t < _recovered(failure))
+        if failure.kind == "battery_depletion":
+            ahead = t < at
+            days[ahead, j] = np.minimum((at - t[ahead]) / DAY, cap_days)
+    censored = (days >= cap_days) & (t[:, None] + cap_days * DAY > labels_until)
+    unknown = failed | censored | ~np.asarray(on_battery, dtype=bool)[None, :]
+    if not annotated:
+        unknown[:] = True
+    days[unknown] = np.nan
+    return days.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRows:
+    """Everything the models train on from one home, as compact arrays."""
+
+    home_id: str
+    home_type: str | None  # the dataset's label (training target)
+    true_home_type: str | None  # the truth, when the dataset knows it
+    device_ids: tuple[str, ...]
+    times: np.ndarray  # float64 (days,): end of each day, POSIX s
+    start: float
+    end: float
+    device_x: np.ndarray  # float32 (days, devices, DEVICE_SCHEMA)
+    failure: FailureTargets
+    battery_days: np.ndarray  # float32 (days, devices)
+    home_x: np.ndarray  # float32 (lengths, HOME_SCHEMA)
+    home_days: np.ndarray  # int (lengths,): observed days of each home row
+
+
+def replay(home: object) -> list[DayRollup]:
+    """Return a dataset home's daily rollups, with reports and gaps when it has them.
+
+    Works with the dataset format's optional heartbeat reports and recording gaps
+    (passed on when both the home and the aggregator know them).
+    """
+    entry = home.entry  # type: ignore[attr-defined]
+    kwargs: dict[str, object] = {"start": entry.start, "end": entry.end}
+    accepted = inspect.signature(rollups_from_columns).parameters
+    for name in ("reports", "gaps"):
+        value = getattr(home, name, None)
+        if name in accepted and value is not None:
+            kwargs[name] = value
+    return rollups_from_columns(home.inventory, home.events, **kwargs)  # type: ignore[attr-defined]
+
+
+def home_rows(
+    home_id: str,
+    inventory: Inventory,
+    labels: Labels | None,
+    rollups: Sequence[DayRollup],
+    *,
+    start: float,
+    end: float,
+) -> HomeRows:
+    """Return the rows and targets of one home from its rollups and labels."""
+    ids = tuple(device.device_id for device in inventory.devices)
+    times = np.array([rollup.end for rollup in rollups], dtype=np.float64)
+    device_x = device_feature_rows(inventory, rollups).astype(np.float32)
+    failures = labels.failures if labels is not None else ()
+    annotated = labels is not None and bool(getattr(labels, "annotated", True))
+    on_battery = np.array([d.power_source == "battery" for d in inventory.devices])
+    lengths = [n for n in OBSERVATION_DAYS if n <= len(rollups)]
+    all_home = home_feature_rows(inventory, rollups)
+    home_x = all_home[[n - 1 for n in lengths]].astype(np.float32)
+    return HomeRows(
+        home_id=home_id,
+        home_type=labels.home_type if labels is not None else None,
+        true_home_type=labels.true_home_type if labels is not None else None,
+        device_ids=ids,
+        times=times,
+        start=start,
+        end=end,
+        device_x=device_x,
+        failure=failure_targets(
+            ids, failures, times, labels_until=end, annotated=annotated
+        ),
+        battery_days=battery_targets(
+            ids, on_battery, failures, times, labels_until=end, annotated=annotated
+        ),
+        home_x=home_x,
+        home_days=np.array(lengths, dtype=np.int64),
+    )
