@@ -1,0 +1,220 @@
+"""Fitting the four models on float32 rows: fixed settings, selection on validation.
+
+Every estimator is a scikit-learn HistGradientBoosting model (shallow trees, fast
+in the core's numpy evaluator) or an IsolationForest, with explicit random states.
+Nothing is tuned on test homes: the failure model's iteration count and the home
+type model's temperature are chosen on the validation homes.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+import re
+
+import numpy as np
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    IsolationForest,
+)
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+QUANTILES = (0.1, 0.5, 0.9)
+FAILURE_ITERATIONS = (50, 100, 200, 300)
+# Features that say where a row sits in the recorded window, not how the device
+# behaves; checked for label information before any model may read them.
+POSITION_FEATURE = re.compile(r"(^|_)(age|observed)_days")
+LEAK_MARGIN = 0.05  # above chance: a position feature that predicts this well leaks
+
+
+@dataclass
+class Fitted:
+    """A fitted estimator with the feature names it reads and notes on its fit."""
+
+    estimator: object
+    features: tuple[str, ...]
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def columns(self, names: Sequence[str]) -> list[int]:
+        """Return the positions of this model's features among `names`."""
+        return [list(names).index(name) for name in self.features]
+
+
+def usable_features(x: np.ndarray, names: Sequence[str]) -> list[str]:
+    """Return the names of columns with at least one value (HGB needs one)."""
+    known = ~np.isnan(x).all(axis=0) if len(x) else np.zeros(len(names), bool)
+    return [name for name, ok in zip(names, known, strict=True) if ok]
+
+
+def position_leaks(
+    names: Sequence[str],
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    *,
+    seed: int,
+) -> dict[str, float]:
+    """Return each position feature's validation score when used alone.
+
+    The score is ROC-AUC for a binary target and balanced accuracy otherwise; the
+    caller compares it with chance (0.5 or 1/classes).
+    """
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
+
+    out = {}
+    (xt, yt), (xv, yv) = train, validation
+    for j, name in enumerate(names):
+        if not POSITION_FEATURE.search(name):
+            continue
+        column, vcolumn = xt[:, [j]], xv[:, [j]]
+        if np.isnan(column).all() or len(np.unique(yt)) < 2 or len(np.unique(yv)) < 2:
+            continue
+        model = HistGradientBoostingClassifier(
+            max_iter=30, early_stopping=False, random_state=seed
+        ).fit(column, yt)
+        if len(model.classes_) == 2:
+            out[name] = float(roc_auc_score(yv, model.predict_proba(vcolumn)[:, 1]))
+        else:
+            out[name] = float(balanced_accuracy_score(yv, model.predict(vcolumn)))
+    return out
+
+
+def leaking(scores: dict[str, float], chance: float) -> list[str]:
+    """Return the position features whose score beats chance by the margin."""
+    return [name for name, score in scores.items() if abs(score - chance) > LEAK_MARGIN]
+
+
+def fit_failure(
+    x: np.ndarray,
+    y: np.ndarray,
+    xv: np.ndarray,
+    yv: np.ndarray,
+    features: Sequence[str],
+    *,
+    seed: int,
+) -> Fitted:
+    """Fit the 7-day failure classifier; choose the iteration count on validation.
+
+    Iterations grow with warm start through FAILURE_ITERATIONS; the count with the
+    best validation PR-AUC is kept and the model refitted to exactly that count.
+    """
+    scores = {}
+    model = _failure_model(FAILURE_ITERATIONS[0], seed, warm=True)
+    for iterations in FAILURE_ITERATIONS:
+        model.set_params(max_iter=iterations)
+        model.fit(x, y)
+        if len(np.unique(yv)) > 1:
+            scores[iterations] = float(
+                average_precision_score(yv, model.predict_proba(xv)[:, 1])
+            )
+    best = max(scores, key=scores.__getitem__) if scores else FAILURE_ITERATIONS[1]
+    final = _failure_model(best, seed, warm=False).fit(x, y)
+    return Fitted(
+        final,
+        tuple(features),
+        {"iterations": best, "validation_pr_auc_by_iterations": scores},
+    )
+
+
+def _failure_model(iterations: int, seed: int, *, warm: bool):
+    return HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=iterations,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        early_stopping=False,
+        warm_start=warm,
+        random_state=seed,
+    )
+
+
+def fit_home_type(
+    x: np.ndarray,
+    y: np.ndarray,
+    xv: np.ndarray,
+    yv: np.ndarray,
+    features: Sequence[str],
+    *,
+    seed: int,
+) -> Fitted:
+    """Fit the home-type classifier and calibrate it by temperature on validation.
+
+    The temperature divides every tree's leaf values and the baseline, so the
+    calibrated model is still one HistGradientBoosting model (exported as is):
+    its probabilities are softmax(raw / T).
+    """
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=200,
+        max_leaf_nodes=15,
+        min_samples_leaf=10,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
+    ).fit(x, y)
+    temperature = choose_temperature(model, xv, yv)
+    scale_hgb(model, 1.0 / temperature)
+    return Fitted(model, tuple(features), {"temperature": temperature})
+
+
+def choose_temperature(model, x: np.ndarray, y: np.ndarray) -> float:
+    """Return the temperature in [0.5, 5] with the lowest validation log-loss."""
+    if not len(x):
+        return 1.0
+    raw = np.asarray(model._raw_predict(x))
+    if raw.shape[1] == 1:
+        raw = np.hstack([np.zeros_like(raw), raw])
+    candidates = np.exp(np.linspace(np.log(0.5), np.log(5.0), 41))
+    losses = [log_loss(y, _softmax(raw / t), labels=model.classes_) for t in candidates]
+    return float(candidates[int(np.argmin(losses))])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def scale_hgb(model, factor: float) -> None:
+    """Multiply a fitted HistGradientBoosting model's raw scores by `factor`."""
+    model._baseline_prediction = model._baseline_prediction * factor
+    for predictors in model._predictors:
+        for predictor in predictors:
+            predictor.nodes["value"] *= factor
+
+
+def fit_battery(
+    x: np.ndarray, y: np.ndarray, features: Sequence[str], *, seed: int
+) -> dict[float, Fitted]:
+    """Fit one quantile regressor per quantile of the days left."""
+    out = {}
+    for q in QUANTILES:
+        model = HistGradientBoostingRegressor(
+            loss="quantile",
+            quantile=q,
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            early_stopping=False,
+            random_state=seed,
+        ).fit(x, y)
+        out[q] = Fitted(model, tuple(features), {"quantile": q})
+    return out
+
+
+def fit_anomaly(x: np.ndarray, features: Sequence[str], *, seed: int) -> Fitted:
+    """Fit an IsolationForest on healthy rows (at most 20,000, drawn at random)."""
+    rng = np.random.default_rng(seed)
+    if len(x) > 20_000:
+        x = x[rng.choice(len(x), 20_000, replace=False)]
+    model = IsolationForest(n_estimators=100, max_samples=256, random_state=seed).fit(x)
+    healthy = -model.score_samples(x)
+    return Fitted(
+        model,
+        tuple(features),
+        {
+            "healthy_score_quantiles": {
+                str(q): float(np.quantile(healthy, q)) for q in (0.5, 0.9, 0.99)
+            }
+        },
+    )
