@@ -112,7 +112,13 @@ def home_rows_of(task: Task) -> HomeRows:
         if task.cache:
             _write_cache(path, arrays)
     return rows_from_arrays(
-        entry.home_id, inventory, labels, arrays, start=entry.start, end=entry.end
+        entry.home_id,
+        inventory,
+        labels,
+        arrays,
+        start=entry.start,
+        end=entry.end,
+        key=f"{entry.home_id}-{cache_key(entry)[:12]}",
     )
 
 

@@ -6,8 +6,9 @@ Nothing is tuned on test homes: the failure model's iteration count and the home
 type model's temperature are chosen on the validation homes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+import functools
 import re
 
 import numpy as np
@@ -17,13 +18,32 @@ from sklearn.ensemble import (
     IsolationForest,
 )
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
 
 QUANTILES = (0.1, 0.5, 0.9)
 FAILURE_ITERATIONS = (50, 100, 200, 300)
 # Features that say where a row sits in the recorded window, not how the device
 # behaves; checked for label information before any model may read them.
 POSITION_FEATURE = re.compile(r"(^|_)(age|observed)_days")
+CALIBRATION_FOLDS = 4
 LEAK_MARGIN = 0.05  # above chance: a position feature that predicts this well leaks
+
+
+def single_threaded[**P, R](function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` with one OpenMP/BLAS thread.
+
+    On a small shared machine, HistGradientBoosting's OpenMP threads spin against
+    other processes: a fit measured 188 s with the default threads under load and
+    5.5 s with one. Parallelism comes from worker processes instead.
+    """
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(1):
+            return function(*args, **kwargs)
+
+    return run
 
 
 @dataclass
@@ -45,6 +65,7 @@ def usable_features(x: np.ndarray, names: Sequence[str]) -> list[str]:
     return [name for name, ok in zip(names, known, strict=True) if ok]
 
 
+@single_threaded
 def position_leaks(
     names: Sequence[str],
     train: tuple[np.ndarray, np.ndarray],
@@ -82,6 +103,7 @@ def leaking(scores: dict[str, float], chance: float) -> list[str]:
     return [name for name, score in scores.items() if abs(score - chance) > LEAK_MARGIN]
 
 
+@single_threaded
 def fit_failure(
     x: np.ndarray,
     y: np.ndarray,
@@ -127,44 +149,62 @@ def _failure_model(iterations: int, seed: int, *, warm: bool):
     )
 
 
+def _home_type_model(seed: int) -> HistGradientBoostingClassifier:
+    # Small trees and many rows per leaf: home rows are few and correlated (five
+    # observation lengths of each home); deeper trees were overconfident.
+    return HistGradientBoostingClassifier(
+        learning_rate=0.03,
+        max_iter=150,
+        max_leaf_nodes=5,
+        min_samples_leaf=30,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
+@single_threaded
 def fit_home_type(
     x: np.ndarray,
     y: np.ndarray,
-    xv: np.ndarray,
-    yv: np.ndarray,
+    homes: np.ndarray,
     features: Sequence[str],
     *,
     seed: int,
 ) -> Fitted:
-    """Fit the home-type classifier and calibrate it by temperature on validation.
+    """Fit the home-type classifier, calibrated by a cross-fitted temperature.
 
-    The temperature divides every tree's leaf values and the baseline, so the
-    calibrated model is still one HistGradientBoosting model (exported as is):
+    The rows (train and validation homes) are split into CALIBRATION_FOLDS groups of
+    homes; each fold's raw scores come from a model that never saw its homes, and
+    the temperature minimising their log-loss scales the final model, fitted on all
+    rows. The temperature divides every tree's leaf values and the baseline, so
+    the calibrated model is still one HistGradientBoosting model (exported as is):
     its probabilities are softmax(raw / T).
     """
-    model = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=200,
-        max_leaf_nodes=15,
-        min_samples_leaf=10,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=seed,
-    ).fit(x, y)
-    temperature = choose_temperature(model, xv, yv)
+    raw = np.zeros((len(x), len(np.unique(y))))
+    folds = min(CALIBRATION_FOLDS, len(np.unique(homes)))
+    classes = np.unique(y)
+    for train, held in GroupKFold(folds).split(x, y, homes):
+        model = _home_type_model(seed).fit(x[train], y[train])
+        columns = np.searchsorted(classes, model.classes_)
+        scores = np.full((len(held), len(classes)), -1e3)  # absent class: ~0
+        scores[:, columns] = _raw(model, x[held])
+        raw[held] = scores
+    temperature = best_temperature(raw, y, classes)
+    model = _home_type_model(seed).fit(x, y)
     scale_hgb(model, 1.0 / temperature)
     return Fitted(model, tuple(features), {"temperature": temperature})
 
 
-def choose_temperature(model, x: np.ndarray, y: np.ndarray) -> float:
-    """Return the temperature in [0.5, 5] with the lowest validation log-loss."""
-    if not len(x):
-        return 1.0
+def _raw(model: HistGradientBoostingClassifier, x: np.ndarray) -> np.ndarray:
     raw = np.asarray(model._raw_predict(x))
-    if raw.shape[1] == 1:
-        raw = np.hstack([np.zeros_like(raw), raw])
+    return np.hstack([np.zeros_like(raw), raw]) if raw.shape[1] == 1 else raw
+
+
+def best_temperature(raw: np.ndarray, y: np.ndarray, classes: np.ndarray) -> float:
+    """Return the temperature in [0.5, 5] whose softmax(raw / T) has least log-loss."""
     candidates = np.exp(np.linspace(np.log(0.5), np.log(5.0), 41))
-    losses = [log_loss(y, _softmax(raw / t), labels=model.classes_) for t in candidates]
+    losses = [log_loss(y, _softmax(raw / t), labels=classes) for t in candidates]
     return float(candidates[int(np.argmin(losses))])
 
 
@@ -182,6 +222,30 @@ def scale_hgb(model, factor: float) -> None:
             predictor.nodes["value"] *= factor
 
 
+def widen_interval(
+    low: Fitted, high: Fitted, x: np.ndarray, y: np.ndarray, *, nominal: float = 0.8
+) -> float:
+    """Widen the q10-q90 interval by split conformal calibration; return the shift.
+
+    On held-out rows (validation homes), the conformity score max(q10 - y, y - q90)
+    has its `nominal` quantile (finite-sample corrected) c; q10 moves down by c and
+    q90 up by c (c < 0 narrows an interval that was too wide), by shifting each
+    model's baseline, so both stay plain HistGradientBoosting models.
+    """
+    if not len(x):
+        return 0.0
+    lo = low.estimator.predict(x)
+    hi = high.estimator.predict(x)
+    scores = np.maximum(lo - y, y - hi)
+    level = min(1.0, np.ceil((len(y) + 1) * nominal) / len(y))
+    shift = float(np.quantile(scores, level))
+    low.estimator._baseline_prediction -= shift
+    high.estimator._baseline_prediction += shift
+    low.notes["conformal_shift"] = high.notes["conformal_shift"] = shift
+    return shift
+
+
+@single_threaded
 def fit_battery(
     x: np.ndarray, y: np.ndarray, features: Sequence[str], *, seed: int
 ) -> dict[float, Fitted]:
@@ -202,6 +266,7 @@ def fit_battery(
     return out
 
 
+@single_threaded
 def fit_anomaly(x: np.ndarray, features: Sequence[str], *, seed: int) -> Fitted:
     """Fit an IsolationForest on healthy rows (at most 20,000, drawn at random)."""
     rng = np.random.default_rng(seed)

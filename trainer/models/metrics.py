@@ -186,12 +186,27 @@ def home_type_metrics(
     *,
     seed: int,
 ) -> dict[str, object]:
-    """Return macro-F1, balanced accuracy, log-loss, Brier, ECE, flat vs house."""
+    """Return macro-F1, balanced accuracy, log-loss, Brier, ECE, flat vs house.
+
+    Home types the model does not know (absent from its training data) count as
+    classes it gives probability 0.
+    """
+    probabilities, classes = _with_unknown(truth, probabilities, classes)
+    probabilities = np.clip(probabilities, 1e-15, 1)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     predicted = classes[probabilities.argmax(axis=1)]
     onehot = (truth[:, None] == classes[None, :]).astype(float)
 
     def macro_f1(r: np.ndarray) -> float:
-        return float(f1_score(truth[r], predicted[r], average="macro", labels=classes))
+        return float(
+            f1_score(
+                truth[r],
+                predicted[r],
+                average="macro",
+                labels=classes,
+                zero_division=0,
+            )
+        )
 
     return {
         "homes": len(np.unique(homes)),
@@ -210,6 +225,18 @@ def home_type_metrics(
         "flat_vs_house_accuracy": flat_vs_house_accuracy(truth, probabilities, classes),
         "reliability": reliability(truth, probabilities, classes),
     }
+
+
+def _with_unknown(
+    truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return probabilities and sorted classes, a zero column per unknown class."""
+    unknown = sorted(set(truth.tolist()) - set(classes.tolist()))
+    zeros = np.zeros((len(probabilities), len(unknown)))
+    wide = np.hstack([probabilities, zeros])
+    every = np.concatenate([classes, np.array(unknown, dtype=classes.dtype)])
+    order = np.argsort(every, kind="stable")  # log_loss wants sorted labels
+    return wide[:, order], every[order]
 
 
 def battery_forecast(

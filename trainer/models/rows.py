@@ -161,6 +161,12 @@ class HomeRows:
     battery_days: np.ndarray  # float32 (days, devices)
     home_x: np.ndarray  # float32 (lengths, HOME_SCHEMA)
     home_days: np.ndarray  # int (lengths,): observed days of each home row
+    key: str = ""  # the home across datasets: id and a digest of its entry
+
+    @property
+    def identity(self) -> str:
+        """Return `key`, or the home id when there is no key."""
+        return self.key or self.home_id
 
 
 def replay(home: object) -> list[DayRollup]:
@@ -218,6 +224,7 @@ def rows_from_arrays(
     *,
     start: float,
     end: float,
+    key: str = "",
 ) -> HomeRows:
     """Return HomeRows from a home's feature arrays (`feature_arrays`) and labels."""
     devices = inventory.devices
@@ -244,4 +251,5 @@ def rows_from_arrays(
         ),
         home_x=arrays["home_all"][[n - 1 for n in lengths]],
         home_days=np.array(lengths, dtype=np.int64),
+        key=key,
     )
