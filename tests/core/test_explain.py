@@ -237,3 +237,15 @@ def test_unknown_features_get_a_generic_text() -> None:
     )
     with pytest.raises(ValueError, match="2 names"):
         describe("a", np.zeros(3), ("a", "b"))
+
+
+def test_battery_forecast_rule_in_the_core() -> None:
+    from homeiq_core.explain import NO_FORECAST_REASONS, battery_forecast
+
+    forecast, reason = battery_forecast(
+        np.array([[5.0, 3.0, 4.0], [13.0, 13.5, 20.0]]), np.array([30.0, 80.0])
+    )
+    assert forecast[0].tolist() == [3.0, 4.0, 5.0]
+    assert reason.tolist() == [0, 2]
+    assert np.isnan(forecast[1]).all()
+    assert set(NO_FORECAST_REASONS) == {1, 2}

@@ -12,6 +12,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from homeiq_core.explain import NO_FORECAST_REASONS, battery_forecast
+
 from .rows import BATTERY_CAP_DAYS
 
 BOOTSTRAP = 200
@@ -237,30 +239,6 @@ def _with_unknown(
     every = np.concatenate([classes, np.array(unknown, dtype=classes.dtype)])
     order = np.argsort(every, kind="stable")  # log_loss wants sorted labels
     return wide[:, order], every[order]
-
-
-def battery_forecast(
-    quantiles: np.ndarray, battery_last: np.ndarray, *, cap: float = BATTERY_CAP_DAYS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Apply the "no forecast" rule; return (q10/q50/q90 or NaN, reason codes).
-
-    Reason 0: forecast given; 1: no battery reading in the last 14 days; 2: the
-    median is at the cap: the level is still on its plateau, so the data say
-    only "more than `cap` days". Quantiles are sorted (no crossing) and clipped
-    to [0, cap].
-    """
-    q = np.clip(np.sort(quantiles, axis=1), 0.0, cap)
-    reason = np.zeros(len(q), dtype=np.int8)
-    reason[q[:, 1] >= cap - 1.0] = 2
-    reason[np.isnan(battery_last)] = 1
-    out = np.where(reason[:, None] == 0, q, np.nan)
-    return out, reason
-
-
-NO_FORECAST_REASONS = {
-    1: "no battery reading in the last 14 days",
-    2: "battery still on its plateau: more than 14 days left",
-}
 
 
 def battery_metrics(

@@ -27,12 +27,12 @@ import numpy as np
 
 from homeiq_core.aggregator import rollups_from_columns
 from homeiq_core.dataset import FAILURE_KINDS, Failure, Inventory, Labels
+from homeiq_core.explain import BATTERY_CAP_DAYS
 from homeiq_core.features import device_feature_rows, home_feature_rows
 from homeiq_core.rollups import DayRollup
 
 DAY = 86400.0
 HORIZON_DAYS = 7.0
-BATTERY_CAP_DAYS = 14.0
 OBSERVATION_DAYS = (1, 3, 7, 14, 30)
 EXCLUDED = -1
 
