@@ -187,7 +187,8 @@ def test_every_template_renders_every_value() -> None:
             row[NAMES.index(name)] = value
             text = describe(name, row, NAMES)
             assert text
-            assert "nan" not in text.lower()
+            described = DEVICE_SCHEMA.features[NAMES.index(name)].description
+            assert "nan" not in text.replace(described, "").lower()
     for name in HOME_SCHEMA.names:
         assert describe(name, np.ones(len(HOME_SCHEMA)), HOME_SCHEMA.names)
     assert set(TEMPLATES) <= set(NAMES)
