@@ -493,7 +493,10 @@ def _removal(
         lambda y, p: m.roc_auc(y, p[:, 1]),
         seed=seed,
     )
-    out: dict[str, object] = {"full_roc_auc": full, "importance": ranked}
+    out: dict[str, object] = {
+        "full_roc_auc": full,
+        "importance": [[k, v] for k, v in ranked.items()],
+    }
     for name in list(ranked)[:3]:
         keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
         model = fit._failure_model(100, seed, warm=False)
@@ -534,7 +537,10 @@ def _removal_home(
         bacc,
         seed=seed,
     )
-    out: dict[str, object] = {"full_balanced_accuracy": full, "importance": ranked}
+    out: dict[str, object] = {
+        "full_balanced_accuracy": full,
+        "importance": [[k, v] for k, v in ranked.items()],
+    }
     for name in list(ranked)[:3]:
         keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
         model = fit.HistGradientBoostingClassifier(

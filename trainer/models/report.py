@@ -100,9 +100,9 @@ def _battery(plots: dict) -> Figure:
     return draw
 
 
-def _importance(values: dict, title: str) -> Figure:
+def _importance(values: list, title: str) -> Figure:
     def draw(ax: plt.Axes) -> None:
-        top = list(values.items())[:15][::-1]
+        top = [tuple(pair) for pair in values[:15]][::-1]
         ax.barh([k for k, _ in top], [v for _, v in top])
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(title)
