@@ -12,8 +12,10 @@ from sklearn.ensemble import (
 
 from homeiq_core.explain import (
     MISSING_TEXTS,
+    NO_FORECAST_REASONS,
     TEMPLATES,
     Reason,
+    battery_forecast,
     describe,
     duration,
     explain,
@@ -241,8 +243,6 @@ def test_unknown_features_get_a_generic_text() -> None:
 
 
 def test_battery_forecast_rule_in_the_core() -> None:
-    from homeiq_core.explain import NO_FORECAST_REASONS, battery_forecast
-
     forecast, reason = battery_forecast(
         np.array([[5.0, 3.0, 4.0], [13.0, 13.5, 20.0]]), np.array([30.0, 80.0])
     )
