@@ -58,12 +58,16 @@ def main() -> None:
         print(f"homes {len(homes)}, device rows {rows:,}, jobs {args.jobs}")
         print(f"features, uncached: {cold:.1f} s; cached: {warm:.1f} s")
         print(f"fit + evaluate + sanity checks + export + register: {fitting:.1f} s")
-        print(f"total from the dataset, cached: {warm + fitting:.1f} s; "
-              f"uncached: {cold + fitting:.1f} s")
+        print(
+            f"total from the dataset, cached: {warm + fitting:.1f} s; "
+            f"uncached: {cold + fitting:.1f} s"
+        )
         for name in MODEL_NAMES:
             path = current(registry, name) / "model.onnx"
-            print(f"{name:24} {path.stat().st_size / 1024:7.0f} KiB  "
-                  f"load {load_seconds(path) * 1000:5.1f} ms (numpy)")
+            print(
+                f"{name:24} {path.stat().st_size / 1024:7.0f} KiB  "
+                f"load {load_seconds(path) * 1000:5.1f} ms (numpy)"
+            )
         for line in outcome.summary:
             print(line)
 
