@@ -19,6 +19,7 @@ from .pipeline import (
     evaluate_registry,
     train_models,
 )
+from .plans import plan_rows
 from .registry import RegistryError, current, entries
 from .report import write_report
 
@@ -26,6 +27,7 @@ DEFAULT_HOMES = 400
 DEFAULT_DAYS = 30
 DEFAULT_SEED = 1
 DEFAULT_FAILURE_RATE = 0.05
+DEFAULT_PLAN_HOMES = 3000
 STAGES = (
     "home_type",
     "device_failure",
@@ -208,6 +210,10 @@ def run_train(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     roots = list(args.data) or [_synthetic(args)]
     homes = _rows(args, roots)
+    count = args.plan_homes
+    if count is None:
+        count = 0 if args.data else DEFAULT_PLAN_HOMES
+    plans = plan_rows(count, seed=args.seed, progress=not args.quiet)
     bar = Bar(total=len(STAGES), desc="training", unit="stage", disable=args.quiet)
 
     def stage(name: str) -> None:
@@ -217,7 +223,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     try:
         with bar:
-            outcome = train_models(homes, args.registry, seed=args.seed, progress=stage)
+            outcome = train_models(
+                homes, args.registry, seed=args.seed, progress=stage, plans=plans
+            )
             bar.update()
     except (SanityError, RegistryError, ValueError) as error:
         raise CommandError(str(error)) from None

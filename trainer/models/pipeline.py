@@ -137,9 +137,18 @@ def evaluate_home_type(
 
 
 def train_home_type(
-    groups: dict[str, list[HomeRows]], *, seed: int
+    groups: dict[str, list[HomeRows]],
+    *,
+    seed: int,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object]]:
-    """Fit the home-type model; return it, its reference, metrics and plot data."""
+    """Fit the home-type model; return it, its reference, metrics and plot data.
+
+    With `plans` (home rows of inventories alone, and their labels; see
+    `plans.plan_rows`), those rows join the training rows and the model reads only
+    the features the plans have (composition, not activity), which the integration
+    knows from the first day.
+    """
     train = home_type_rows(groups["train"])
     validation = home_type_rows(groups["validation"])
     test = home_type_rows(groups["test"])
@@ -151,18 +160,26 @@ def train_home_type(
     chance = 1.0 / len(np.unique(train.label))
     dropped = fit.leaking(leaks, chance)
     names = [n for n in fit.usable_features(train.x, HOME_NAMES) if n not in dropped]
-    columns = [HOME_NAMES.index(n) for n in names]
     both = home_type_rows(groups["train"] + groups["validation"])
-    fitted = fit.fit_home_type(
-        both.x[:, columns], both.label, both.home, names, seed=seed
-    )
+    x, y, homes = both.x, both.label, both.home
+    if plans is not None and len(plans[0]):
+        known = set(fit.usable_features(plans[0], HOME_NAMES))
+        names = [n for n in names if n in known]
+        x = np.vstack([x, plans[0]])
+        y = np.concatenate([y, plans[1]])
+        homes = np.concatenate(
+            [homes, homes.max(initial=0) + 1 + np.arange(len(plans[1]))]
+        )
+    columns = [HOME_NAMES.index(n) for n in names]
+    fitted = fit.fit_home_type(x[:, columns], y, homes, names, seed=seed)
     fitted.notes["position_features"] = {"scores": leaks, "dropped": dropped}
     classes = np.asarray(fitted.estimator.classes_)
     metrics, plots = evaluate_home_type(
         _sklearn_scorer(fitted, HOME_NAMES), test, classes, seed=seed
     )
-    metrics["train_rows"] = len(both.x)
-    metrics["train_homes"] = len(np.unique(both.home))
+    metrics["train_rows"] = len(x)
+    metrics["train_homes"] = len(np.unique(homes))
+    metrics["plan_homes"] = 0 if plans is None else len(plans[1])
     metrics["temperature"] = fitted.notes["temperature"]
     metrics["position_features"] = fitted.notes["position_features"]
     return fitted, _median(both.x[:, columns]), metrics, plots
@@ -599,8 +616,12 @@ def train_models(
     *,
     seed: int,
     progress: Callable[[str], None] = lambda stage: None,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
-    """Fit, evaluate, check, export and register the four models."""
+    """Fit, evaluate, check, export and register the four models.
+
+    `plans`: extra home-type training rows from inventories alone (`plan_rows`).
+    """
     outcome = Outcome()
     groups = split_homes(homes, seed)
     split = {
@@ -614,7 +635,7 @@ def train_models(
     t0 = time.perf_counter()
 
     progress("home_type")
-    ht, ht_ref, ht_metrics, ht_plots = train_home_type(groups, seed=seed)
+    ht, ht_ref, ht_metrics, ht_plots = train_home_type(groups, seed=seed, plans=plans)
     outcome.metrics["home_type"] = ht_metrics
     outcome.plots["home_type"] = ht_plots
     exports.append(
