@@ -121,6 +121,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="report directory (default %(default)s)",
     )
     parser.add_argument(
+        "--plan-homes",
+        type=int,
+        default=None,
+        help="extra synthetic inventories for the home-type model (default: "
+        f"{DEFAULT_PLAN_HOMES} without --data, 0 with it)",
+    )
+    parser.add_argument(
         "--ship",
         type=Path,
         default=None,

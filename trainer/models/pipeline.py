@@ -420,8 +420,12 @@ def sanity_checks(
     home_type: Fitted,
     *,
     seed: int,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, object]:
     """Run the checks that must hold for the models to be trusted.
+
+    Refits use the rows their model learned from (home type: train and validation
+    homes, and the home plans when given).
 
     Raises SanityError when one fails: labels shuffled within the training rows
     must give chance-level test scores; refitting without any one of the three
@@ -445,7 +449,9 @@ def sanity_checks(
     if np.isfinite(shuffled_auc) and abs(shuffled_auc - 0.5) > tolerance:
         failures.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
 
-    ht_train = home_type_rows(groups["train"])
+    ht_train = _with_plans(
+        home_type_rows(groups["train"] + groups["validation"]), plans
+    )
     ht_test = home_type_rows(groups["test"])
     hcols = home_type.columns(HOME_NAMES)
     shuffled_model = fit.HistGradientBoostingClassifier(
@@ -477,6 +483,23 @@ def sanity_checks(
     if failures:
         raise SanityError("; ".join(failures))
     return out
+
+
+def _with_plans(
+    rows: HomeTypeRows, plans: tuple[np.ndarray, np.ndarray] | None
+) -> HomeTypeRows:
+    """Return home rows with the plans' rows appended (one home each, 0 days)."""
+    if plans is None or not len(plans[0]):
+        return rows
+    n = len(plans[1])
+    first = rows.home.max(initial=0) + 1
+    return HomeTypeRows(
+        np.vstack([rows.x, plans[0]]),
+        np.concatenate([rows.label, plans[1]]),
+        np.concatenate([rows.truth, plans[1]]),
+        np.concatenate([rows.days, np.zeros(n, dtype=np.int64)]),
+        np.concatenate([rows.home, first + np.arange(n)]),
+    )
 
 
 def null_auc_tolerance(positives: int, negatives: int) -> float:
@@ -698,7 +721,7 @@ def train_models(
     outcome.metrics["fit_seconds"] = time.perf_counter() - t0
 
     progress("sanity checks")
-    outcome.sanity = sanity_checks(groups, fail, ht, seed=seed)
+    outcome.sanity = sanity_checks(groups, fail, ht, seed=seed, plans=plans)
     outcome.metrics["sanity"] = outcome.sanity
     outcome.plots["importance"] = {
         "device_failure": outcome.sanity["failure_without_top_feature"]["importance"],

@@ -36,6 +36,8 @@ def trained(small_dataset, tmp_path_factory):
             "2",
             "--jobs",
             "2",
+            "--plan-homes",
+            "200",
             "--quiet",
         ]
     )
@@ -60,6 +62,7 @@ def test_train_registers_every_model_with_its_metadata(trained, capsys) -> None:
         assert json.loads(meta["homeiq.metrics"])
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["sanity"]["failed"] == []
+    assert metrics["home_type"]["plan_homes"] == 200
     assert set(metrics["split"]) == {"train", "validation", "test"}
     assert metrics["device_failure"]["baselines"]
     page = (report / "report.html").read_text()
