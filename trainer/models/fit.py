@@ -7,6 +7,7 @@ type model's temperature are chosen on the validation homes.
 """
 
 from collections.abc import Callable, Sequence
+import copy
 from dataclasses import dataclass, field
 import functools
 import re
@@ -283,3 +284,31 @@ def fit_anomaly(x: np.ndarray, features: Sequence[str], *, seed: int) -> Fitted:
             }
         },
     )
+
+
+def widen(fitted: Fitted, names: Sequence[str]) -> Fitted:
+    """Return a copy of a fitted model that reads full rows of `names`.
+
+    Models are fitted on a subset of the schema (columns with values, no leaking
+    position features); the integration feeds whole schema vectors and checks the
+    model's feature names against the schema. The copy's trees index the full
+    vector (HistGradientBoosting node feature ids, IsolationForest feature sets),
+    so it computes exactly the same numbers and ignores the other columns.
+    """
+    columns = np.asarray(fitted.columns(names))
+    model = copy.deepcopy(fitted.estimator)
+    if isinstance(model, IsolationForest):
+        model.estimators_features_ = [
+            columns[np.asarray(features)] for features in model.estimators_features_
+        ]
+    else:
+        for predictors in model._predictors:
+            for predictor in predictors:
+                nodes = predictor.nodes
+                branch = nodes["is_leaf"] == 0
+                nodes["feature_idx"][branch] = columns[nodes["feature_idx"][branch]]
+        categorical = getattr(model, "is_categorical_", None)
+        if categorical is not None:
+            model.is_categorical_ = np.zeros(len(names), dtype=bool)
+    model.n_features_in_ = len(names)
+    return Fitted(model, tuple(names), {**fitted.notes, "reads": list(fitted.features)})

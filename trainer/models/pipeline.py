@@ -730,18 +730,23 @@ def train_models(
 
     progress("export")
     for name, fitted, ref, model_metrics, schema, classes in exports:
+        # Exported models read whole schema vectors (the integration checks
+        # their feature names against the schema): unused columns are ignored.
+        names = HOME_NAMES if name == "home_type" else DEVICE_NAMES
         held_out = test_home if name == "home_type" else test_device
-        cols = fitted.columns(HOME_NAMES if name == "home_type" else DEVICE_NAMES)
+        wide = fit.widen(fitted, names)
+        full_reference = np.full(len(names), np.nan)
+        full_reference[fitted.columns(names)] = ref
         meta = metadata(
-            fitted,
+            wide,
             kind=name,
             schema_fingerprint=schema,
-            reference=ref,
+            reference=full_reference,
             metrics=_headline(name, model_metrics),
             training_fingerprint=trained_on,
             classes=classes,
         )
-        data = export_checked(fitted, meta, held_out[:, cols])
+        data = export_checked(wide, meta, held_out)
         outcome.registered[name] = register(
             registry, name, data, model_metrics, homes_json
         )

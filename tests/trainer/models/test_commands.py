@@ -57,7 +57,7 @@ def test_train_registers_every_model_with_its_metadata(trained, capsys) -> None:
         schema = HOME_SCHEMA if name == "home_type" else DEVICE_SCHEMA
         assert meta["homeiq.schema"] == schema.fingerprint()
         assert meta["homeiq.model_kind"] == name
-        assert set(model.feature_names) <= set(schema.names)
+        assert model.feature_names == schema.names  # whole schema vectors
         assert len(json.loads(meta["homeiq.reference"])) == model.n_features
         assert json.loads(meta["homeiq.metrics"])
     metrics = json.loads((report / "metrics.json").read_text())

@@ -21,11 +21,11 @@ def test_shipped_model(name: str) -> None:
     assert path.stat().st_size <= 2 * 1024 * 1024
     best = min(_load_seconds(path) for _ in range(3))
     assert best <= 0.1
-    model = load_model(path, backend="numpy")
     schema = HOME_SCHEMA if name == "home_type" else DEVICE_SCHEMA
+    model = load_model(path, backend="numpy", expected_features=schema.names)
     assert model.metadata["homeiq.schema"] == schema.fingerprint(), RESHIP
     assert model.metadata["homeiq.model_kind"] == name
-    assert set(model.feature_names) <= set(schema.names)
+    assert model.feature_names == schema.names, RESHIP
     assert len(reference(model)) == model.n_features
     assert json.loads(model.metadata["homeiq.metrics"])
     if name == "home_type":
