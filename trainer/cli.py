@@ -11,6 +11,7 @@ from types import ModuleType
 
 from . import __version__, generate, infer, recorder_import, validate
 from .errors import CommandError
+from .models import commands as model_commands
 
 DESCRIPTION = """\
 Train HomeIQ's models (home type, device health) on synthetic homes and on data
@@ -19,7 +20,13 @@ them as ONNX and deliver them to Home Assistant.
 """
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (generate, validate, infer, recorder_import)
+COMMANDS: tuple[ModuleType, ...] = (
+    generate,
+    validate,
+    model_commands,
+    infer,
+    recorder_import,
+)
 
 type Runner = Callable[[argparse.Namespace], int]
 

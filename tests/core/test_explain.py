@@ -12,8 +12,10 @@ from sklearn.ensemble import (
 
 from homeiq_core.explain import (
     MISSING_TEXTS,
+    NO_FORECAST_REASONS,
     TEMPLATES,
     Reason,
+    battery_forecast,
     describe,
     duration,
     explain,
@@ -187,7 +189,8 @@ def test_every_template_renders_every_value() -> None:
             row[NAMES.index(name)] = value
             text = describe(name, row, NAMES)
             assert text
-            assert "nan" not in text.lower()
+            described = DEVICE_SCHEMA.features[NAMES.index(name)].description
+            assert "nan" not in text.replace(described, "").lower()
     for name in HOME_SCHEMA.names:
         assert describe(name, np.ones(len(HOME_SCHEMA)), HOME_SCHEMA.names)
     assert set(TEMPLATES) <= set(NAMES)
@@ -237,3 +240,13 @@ def test_unknown_features_get_a_generic_text() -> None:
     )
     with pytest.raises(ValueError, match="2 names"):
         describe("a", np.zeros(3), ("a", "b"))
+
+
+def test_battery_forecast_rule_in_the_core() -> None:
+    forecast, reason = battery_forecast(
+        np.array([[5.0, 3.0, 4.0], [13.0, 13.5, 20.0]]), np.array([30.0, 80.0])
+    )
+    assert forecast[0].tolist() == [3.0, 4.0, 5.0]
+    assert reason.tolist() == [0, 2]
+    assert np.isnan(forecast[1]).all()
+    assert set(NO_FORECAST_REASONS) == {1, 2}

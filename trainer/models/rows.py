@@ -27,12 +27,12 @@ import numpy as np
 
 from homeiq_core.aggregator import rollups_from_columns
 from homeiq_core.dataset import FAILURE_KINDS, Failure, Inventory, Labels
+from homeiq_core.explain import BATTERY_CAP_DAYS
 from homeiq_core.features import device_feature_rows, home_feature_rows
 from homeiq_core.rollups import DayRollup
 
 DAY = 86400.0
 HORIZON_DAYS = 7.0
-BATTERY_CAP_DAYS = 14.0
 OBSERVATION_DAYS = (1, 3, 7, 14, 30)
 EXCLUDED = -1
 
@@ -43,12 +43,16 @@ class FailureTargets:
 
     `target`: 1 fails within the horizon, 0 does not, -1 excluded; `kind`: index in
     FAILURE_KINDS of the failure that makes a 1 (-1 otherwise); `lead_h`: hours
-    from the row's time to that failure (NaN otherwise).
+    from the row's time to that failure (NaN otherwise); `symptoms`: the row lies
+    between a failure's onset and its failure time; `healthy`: per device, no
+    failure labelled at all (and the labels are annotated).
     """
 
     target: np.ndarray  # int8 (days, devices)
     kind: np.ndarray  # int8 (days, devices)
     lead_h: np.ndarray  # float32 (days, devices)
+    symptoms: np.ndarray  # bool (days, devices)
+    healthy: np.ndarray  # bool (devices,)
 
 
 def _recovered(failure: Failure) -> float:
@@ -80,12 +84,16 @@ def failure_targets(
     column = {device_id: j for j, device_id in enumerate(device_ids)}
     horizon = horizon_days * DAY
     failed = np.zeros(shape, dtype=bool)
+    symptoms = np.zeros(shape, dtype=bool)
+    healthy = np.full(len(device_ids), annotated)
     # Latest failure first, so the soonest one within the horizon writes last.
     for failure in sorted(failures, key=lambda f: -f.failure_time):
         j = column.get(failure.device_id)
         if j is None:
             continue
         at = failure.failure_time
+        healthy[j] = False
+        symptoms[:, j] |= (t[:, 0] >= failure.onset) & (t[:, 0] < at)
         failed[:, j] |= (t[:, 0] >= at) & (t[:, 0] < _recovered(failure))
         soon = (t[:, 0] < at) & (at <= t[:, 0] + horizon)
         target[soon, j] = 1
@@ -97,7 +105,7 @@ def failure_targets(
     target[excluded] = EXCLUDED
     kind[excluded] = EXCLUDED
     lead[excluded] = np.nan
-    return FailureTargets(target, kind, lead)
+    return FailureTargets(target, kind, lead, symptoms & ~excluded, healthy)
 
 
 def battery_targets(
@@ -153,6 +161,12 @@ class HomeRows:
     battery_days: np.ndarray  # float32 (days, devices)
     home_x: np.ndarray  # float32 (lengths, HOME_SCHEMA)
     home_days: np.ndarray  # int (lengths,): observed days of each home row
+    key: str = ""  # the home across datasets: id and a digest of its entry
+
+    @property
+    def identity(self) -> str:
+        """Return `key`, or the home id when there is no key."""
+        return self.key or self.home_id
 
 
 def replay(home: object) -> list[DayRollup]:
@@ -171,6 +185,17 @@ def replay(home: object) -> list[DayRollup]:
     return rollups_from_columns(home.inventory, home.events, **kwargs)  # type: ignore[attr-defined]
 
 
+def feature_arrays(
+    inventory: Inventory, rollups: Sequence[DayRollup]
+) -> dict[str, np.ndarray]:
+    """Return a home's feature rows for every day: the part worth caching."""
+    return {
+        "times": np.array([r.end for r in rollups], dtype=np.float64),
+        "device_x": device_feature_rows(inventory, rollups).astype(np.float32),
+        "home_all": home_feature_rows(inventory, rollups).astype(np.float32),
+    }
+
+
 def home_rows(
     home_id: str,
     inventory: Inventory,
@@ -181,15 +206,34 @@ def home_rows(
     end: float,
 ) -> HomeRows:
     """Return the rows and targets of one home from its rollups and labels."""
-    ids = tuple(device.device_id for device in inventory.devices)
-    times = np.array([rollup.end for rollup in rollups], dtype=np.float64)
-    device_x = device_feature_rows(inventory, rollups).astype(np.float32)
+    return rows_from_arrays(
+        home_id,
+        inventory,
+        labels,
+        feature_arrays(inventory, rollups),
+        start=start,
+        end=end,
+    )
+
+
+def rows_from_arrays(
+    home_id: str,
+    inventory: Inventory,
+    labels: Labels | None,
+    arrays: dict[str, np.ndarray],
+    *,
+    start: float,
+    end: float,
+    key: str = "",
+) -> HomeRows:
+    """Return HomeRows from a home's feature arrays (`feature_arrays`) and labels."""
+    devices = inventory.devices
+    ids = tuple(device.device_id for device in devices)
+    times = arrays["times"]
     failures = labels.failures if labels is not None else ()
     annotated = labels is not None and bool(getattr(labels, "annotated", True))
-    on_battery = np.array([d.power_source == "battery" for d in inventory.devices])
-    lengths = [n for n in OBSERVATION_DAYS if n <= len(rollups)]
-    all_home = home_feature_rows(inventory, rollups)
-    home_x = all_home[[n - 1 for n in lengths]].astype(np.float32)
+    on_battery = np.array([d.power_source == "battery" for d in devices], dtype=bool)
+    lengths = [n for n in OBSERVATION_DAYS if n <= len(times)]
     return HomeRows(
         home_id=home_id,
         home_type=labels.home_type if labels is not None else None,
@@ -198,13 +242,14 @@ def home_rows(
         times=times,
         start=start,
         end=end,
-        device_x=device_x,
+        device_x=arrays["device_x"],
         failure=failure_targets(
             ids, failures, times, labels_until=end, annotated=annotated
         ),
         battery_days=battery_targets(
             ids, on_battery, failures, times, labels_until=end, annotated=annotated
         ),
-        home_x=home_x,
+        home_x=arrays["home_all"][[n - 1 for n in lengths]],
         home_days=np.array(lengths, dtype=np.int64),
+        key=key,
     )

@@ -151,6 +151,33 @@ def _risk_of(model: Model, x: np.ndarray, targets: np.ndarray | None) -> np.ndar
     return p[np.arange(len(p)), targets]
 
 
+# --- battery forecasts --------------------------------------------------------------
+
+BATTERY_CAP_DAYS = 14.0  # the battery models predict days left up to this cap
+NO_FORECAST_REASONS = {
+    1: "no battery reading in the last 14 days",
+    2: "battery still on its plateau: more than 14 days left",
+}
+
+
+def battery_forecast(
+    quantiles: np.ndarray, battery_last: np.ndarray, *, cap: float = BATTERY_CAP_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the "no forecast" rule to the battery models' q10/q50/q90 outputs.
+
+    Returns (rows x 3 days, NaN where no forecast) and a reason code per row: 0
+    forecast given; 1 no battery reading in the last 14 days (`battery_last` NaN);
+    2 the median is within a day of the cap: the level is still on its plateau
+    and the data say only "more than `cap` days". Quantiles are sorted (they may
+    cross) and clipped to [0, cap]. `NO_FORECAST_REASONS` has the texts.
+    """
+    q = np.clip(np.sort(np.asarray(quantiles, dtype=np.float64), axis=1), 0.0, cap)
+    reason = np.zeros(len(q), dtype=np.int8)
+    reason[q[:, 1] >= cap - 1.0] = 2
+    reason[np.isnan(np.asarray(battery_last, dtype=np.float64))] = 1
+    return np.where(reason[:, None] == 0, q, np.nan), reason
+
+
 # --- templates -----------------------------------------------------------------------
 
 
@@ -370,4 +397,14 @@ def _generic(feature: str, value: float) -> str:
     return f"{_label(feature)}: {_number(value)} {unit}"
 
 
-__all__ = ["MISSING_TEXTS", "TEMPLATES", "Reason", "describe", "explain", "reference"]
+__all__ = [
+    "BATTERY_CAP_DAYS",
+    "MISSING_TEXTS",
+    "NO_FORECAST_REASONS",
+    "TEMPLATES",
+    "Reason",
+    "battery_forecast",
+    "describe",
+    "explain",
+    "reference",
+]

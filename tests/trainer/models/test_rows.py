@@ -39,7 +39,7 @@ def _failure(device, kind, day, recovered_day=None):
 
 def test_fails_within_seven_days_then_excluded() -> None:
     # device a fails at the middle of day 10 (T0 + 9.5 days)
-    failure = Failure("a", "sudden_death", T0 + 9.5 * DAY, T0 + 9.5 * DAY)
+    failure = Failure("a", "sudden_death", T0 + 7.5 * DAY, T0 + 9.5 * DAY)
     result = failure_targets(IDS, [failure], TIMES, labels_until=UNTIL)
     a = result.target[:, 0]
     # rows at ends of days 1..20: day 3 ends at T0+3d, 3 + 7 >= 9.5 -> positive
@@ -48,6 +48,8 @@ def test_fails_within_seven_days_then_excluded() -> None:
     assert result.kind[2, 0] == FAILURE_KINDS.index("sudden_death")
     assert result.lead_h[2, 0] == pytest.approx(6.5 * 24)
     assert np.isnan(result.lead_h[0, 0])
+    assert result.symptoms[:, 0].tolist()[:9] == [0] * 7 + [1, 1]  # onset 7.5 d
+    assert result.healthy.tolist() == [False, True, True]
     # other devices: 0 until the horizon passes the labels' end, then censored
     assert (result.target[:13, 1:] == 0).all()
     assert (result.target[13:, 1:] == -1).all()
@@ -72,6 +74,7 @@ def test_unannotated_labels_exclude_everything_and_unknown_devices_are_ignored()
     none = failure_targets(IDS, [], TIMES, labels_until=UNTIL, annotated=False)
     assert (none.target == -1).all()
     assert (none.kind == -1).all()
+    assert not none.healthy.any()
 
 
 def test_battery_days_left_capped_censored_and_only_on_battery() -> None:

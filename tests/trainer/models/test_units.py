@@ -1,0 +1,168 @@
+"""Splits, fitting guards, metrics and the registry, piece by piece."""
+
+import json
+
+import numpy as np
+import pytest
+
+from homeiq_trainer.models import data, fit, metrics as m, registry
+from homeiq_trainer.models.pipeline import null_auc_tolerance
+
+
+class _Home:
+    def __init__(self, home_id):
+        self.home_id = home_id
+
+
+def test_groups_are_stable_and_disjoint() -> None:
+    ids = [f"home-{i:04d}" for i in range(400)]
+    groups = [data.group_of(i, 7) for i in ids]
+    assert groups == [data.group_of(i, 7) for i in ids]
+    shares = {g: groups.count(g) / len(ids) for g in data.GROUPS}
+    assert abs(shares["test"] - 0.25) < 0.06
+    assert abs(shares["validation"] - 0.15) < 0.06
+    assert groups != [data.group_of(i, 8) for i in ids]
+    split = data.split_homes([_Home(i) for i in ids], 7)
+    assert sum(len(v) for v in split.values()) == 400
+    with pytest.raises(ValueError, match="group empty"):
+        data.split_homes([_Home("a")], 7)
+    with pytest.raises(ValueError, match="in both"):
+        data.check_disjoint({"train": [_Home("a")], "test": [_Home("a")]})
+
+
+def test_position_feature_that_carries_the_label_is_dropped() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    names = ["age_days", "observed_days_14d", "silence_h"]
+    x = np.column_stack(
+        [y * 10 + rng.normal(0, 1, 600), rng.normal(0, 1, 600), rng.normal(0, 1, 600)]
+    ).astype(np.float32)
+    scores = fit.position_leaks(names, (x[:400], y[:400]), (x[400:], y[400:]), seed=0)
+    assert set(scores) == {"age_days", "observed_days_14d"}
+    assert fit.leaking(scores, 0.5) == ["age_days"]
+    assert fit.usable_features(np.full((3, 2), np.nan), ["a", "b"]) == []
+
+
+def test_temperature_scaling_keeps_the_model_exportable() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 3)).astype(np.float32)
+    y = np.where(x[:, 0] + rng.normal(0, 1, 400) > 0, "a", "b")
+    y[::3] = "c"
+    homes = np.arange(400) // 4
+    fitted = fit.fit_home_type(
+        x[:300], y[:300], homes[:300], ["f0", "f1", "f2"], seed=0
+    )
+    assert 0.5 <= fitted.notes["temperature"] <= 5
+    meta = registry.metadata(
+        fitted,
+        kind="home_type",
+        schema_fingerprint="x",
+        reference=np.zeros(3),
+        metrics={"a": float("nan")},
+        training_fingerprint="t",
+        classes=list(fitted.estimator.classes_),
+    )
+    data_bytes = registry.export_checked(fitted, meta, x[300:])
+    assert data_bytes
+    assert json.loads(meta["homeiq.metrics"]) == {"a": None}
+    raw = np.log(np.array([[0.9, 0.1], [0.2, 0.8]]))
+    assert fit.best_temperature(raw, np.array(["a", "b"]), np.array(["a", "b"])) == (
+        pytest.approx(0.5)
+    )
+
+
+def test_conformal_widening_reaches_nominal_coverage() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 10, size=(1500, 1)).astype(np.float32)
+    y = x[:, 0] + rng.normal(0, 2, 1500)
+    fitted = fit.fit_battery(x[:500], y[:500], ["f"], seed=0)
+    low, high = fitted[0.1], fitted[0.9]
+    shift = fit.widen_interval(low, high, x[500:1000], y[500:1000])
+    inside = (y[1000:] >= low.estimator.predict(x[1000:])) & (
+        y[1000:] <= high.estimator.predict(x[1000:])
+    )
+    assert abs(inside.mean() - 0.8) < 0.06
+    assert low.notes["conformal_shift"] == shift
+    assert fit.widen_interval(low, high, x[:0], y[:0]) == 0.0
+
+
+def test_bootstrap_and_classification_metrics() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 500)
+    score = y + rng.normal(0, 0.5, 500)
+    homes = np.repeat(np.arange(50), 10)
+    low, high = m.bootstrap(lambda r: m.roc_auc(y[r], score[r]), homes, seed=0)
+    assert low < m.roc_auc(y, score) < high
+    assert np.isnan(m.bootstrap(lambda r: float("nan"), homes, seed=0)).all()
+    assert np.isnan(m.pr_auc(np.zeros(3), np.zeros(3)))
+    assert np.isnan(m.recall_at_precision(np.zeros(3), np.zeros(3), 0.8))
+    assert m.threshold_at_precision(np.zeros(3), np.zeros(3), 0.8) == np.inf
+    assert m.recall_at_precision(np.array([0, 1]), np.array([1.0, 0.0]), 0.8) == 0
+    assert m.threshold_at_precision(np.array([0, 1]), np.array([1.0, 0.0]), 0.8) == (
+        np.inf
+    )
+    assert m.recall_at_precision(np.array([0, 1]), np.array([0.0, 1.0]), 0.8) == 1.0
+    assert null_auc_tolerance(0, 5) == 0.5
+    assert null_auc_tolerance(10, 100) > 0.1
+    assert null_auc_tolerance(5000, 5000) == 0.1
+
+
+def test_calibration_metrics() -> None:
+    classes = np.array(["a", "b"])
+    p = np.array([[0.9, 0.1]] * 10)
+    truth = np.array(["a"] * 9 + ["b"])
+    assert m.expected_calibration_error(truth, p, classes) == pytest.approx(0.0)
+    assert np.isnan(m.expected_calibration_error(truth[:0], p[:0], classes))
+    curve = m.reliability(truth, p, classes)
+    assert curve == {"confidence": [0.9], "accuracy": [0.9], "count": [10]}
+    houses = np.array(["studio", "cottage"])
+    probabilities = np.array([[0.8, 0.2], [0.3, 0.7]])
+    assert m.flat_vs_house_accuracy(houses, probabilities, houses) == 1.0
+
+
+def test_battery_forecast_rule() -> None:
+    quantiles = np.array(
+        [[2.0, 3.0, 5.0], [12.0, 13.5, 14.0], [1.0, 2.0, 3.0], [6.0, 4.0, 20.0]]
+    )
+    last = np.array([20.0, 60.0, np.nan, 30.0])
+    forecast, reason = m.battery_forecast(quantiles, last)
+    assert reason.tolist() == [0, 2, 1, 0]
+    assert forecast[0].tolist() == [2.0, 3.0, 5.0]
+    assert np.isnan(forecast[1:3]).all()
+    assert forecast[3].tolist() == [4.0, 6.0, 14.0]  # sorted, clipped to the cap
+    result = m.battery_metrics(
+        np.array([3.0, 14.0, 2.0, 7.0]),
+        quantiles,
+        last,
+        np.array([4.0, np.nan, 1.0, 30.0]),
+        np.arange(4),
+        seed=0,
+    )
+    assert result["forecast_rows"] == 2
+    assert result["mae_days"] == pytest.approx(0.5)
+    assert result["coverage_10_90"] == 1.0
+    assert result["linear_baseline_mae_days_same_rows"] == pytest.approx(4.0)
+    assert result["no_forecast_share"] == 0.5
+
+
+def test_registry_versions_pointer_checksum(tmp_path) -> None:
+    first = registry.register(tmp_path, "m", b"abc", {"x": 1.0}, {"train": ["h1"]})
+    second = registry.register(tmp_path, "m", b"abcd", {"x": 2.0}, {"train": []})
+    assert (first.name, second.name) == ("v0001", "v0002")
+    assert registry.current(tmp_path, "m") == second
+    listed = registry.entries(tmp_path)
+    assert [(e.version, e.current, e.size) for e in listed] == [
+        ("v0001", False, 3),
+        ("v0002", True, 4),
+    ]
+    (second / "model.onnx").write_bytes(b"tampered")
+    with pytest.raises(registry.RegistryError, match="checksum"):
+        registry.current(tmp_path, "m")
+    (second / "checksum.sha256").unlink()
+    with pytest.raises(registry.RegistryError, match="missing"):
+        registry.verify(second)
+    with pytest.raises(registry.RegistryError, match="no current version"):
+        registry.current(tmp_path, "other")
+    with pytest.raises(registry.RegistryError, match="not a registry"):
+        registry.entries(tmp_path / "nothing")
+    assert not list(tmp_path.glob("m/.staging-*"))

@@ -1,0 +1,160 @@
+"""Feature rows of whole datasets: worker processes per home, a cache per home.
+
+Replaying a home's events into rollups is the expensive step (about a microsecond
+or three per event), so homes are replayed in parallel worker processes, each
+returning one home's compact `HomeRows`; the parent keeps those only. Memory is
+bounded by the rows (float32) plus one home per worker, never a whole dataset of
+events.
+
+The feature rows of a home (device rows for every day and home rows for every
+day) are cached as `.npz` (no pickles) under `<dataset>/.homeiq-cache/`, keyed by
+the feature schemas' fingerprints and the home's manifest entry, so a second run
+over the same dataset skips the replay. Targets are always recomputed from the
+labels (cheap). A dataset directory that is not writable is simply not cached.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+import hashlib
+import json
+import multiprocessing
+import os
+from pathlib import Path
+import sys
+import tempfile
+
+import numpy as np
+from tqdm import tqdm
+
+from homeiq_core.dataset import HomeEntry
+from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
+from homeiq_trainer.dataset import read_dataset
+from homeiq_trainer.generate import setup_worker
+
+from .rows import HomeRows, feature_arrays, replay, rows_from_arrays
+
+CACHE_DIR = ".homeiq-cache"
+ROWS_VERSION = 1
+
+
+class Bar(tqdm):
+    """A progress bar on stderr without tqdm's monitor thread."""
+
+    monitor_interval = 0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Open a bar with the trainer's defaults."""
+        kwargs.setdefault("file", sys.stderr)
+        kwargs.setdefault("dynamic_ncols", True)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One home to turn into rows: its dataset and manifest position."""
+
+    root: str
+    index: int
+    cache: bool
+
+
+def cache_key(entry: HomeEntry) -> str:
+    """Return the cache file stem of a home: schemas and entry fingerprint."""
+    text = json.dumps(
+        [
+            ROWS_VERSION,
+            DEVICE_SCHEMA.fingerprint(),
+            HOME_SCHEMA.fingerprint(),
+            entry.home_id,
+            entry.events,
+            entry.n_events,
+            entry.start,
+            entry.end,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _cache_path(root: Path, entry: HomeEntry) -> Path:
+    return root / CACHE_DIR / f"{entry.home_id}-{cache_key(entry)}.npz"
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except OSError, ValueError, KeyError:
+        return None
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically; give up quietly where the dataset is read-only."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)  # type: ignore[arg-type]
+        os.replace(temporary, path)
+    except OSError:
+        return
+
+
+def home_rows_of(task: Task) -> HomeRows:
+    """Return the rows of one dataset home (runs in a worker)."""
+    dataset = read_dataset(task.root)
+    entry = dataset.manifest.homes[task.index]
+    path = _cache_path(dataset.root, entry)
+    arrays = _read_cache(path) if task.cache else None
+    inventory = dataset.read_inventory(entry)
+    labels = dataset.read_labels(entry, inventory)
+    if arrays is None:
+        arrays = feature_arrays(inventory, replay(dataset.read_home(entry)))
+        if task.cache:
+            _write_cache(path, arrays)
+    return rows_from_arrays(
+        entry.home_id,
+        inventory,
+        labels,
+        arrays,
+        start=entry.start,
+        end=entry.end,
+        key=f"{entry.home_id}-{cache_key(entry)[:12]}",
+    )
+
+
+def extract(
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    jobs: int = 1,
+    cache: bool = True,
+    progress: bool = True,
+    homes: set[str] | None = None,
+) -> list[HomeRows]:
+    """Return the rows of every home of the datasets `roots` (or of `homes` only)."""
+    tasks = []
+    for root in roots:
+        dataset = read_dataset(root)
+        for index, entry in enumerate(dataset.manifest.homes):
+            if homes is None or entry.home_id in homes:
+                tasks.append(Task(str(dataset.root), index, cache))
+    out = []
+    with Bar(
+        total=len(tasks), unit="home", desc="features", disable=not progress
+    ) as bar:
+        for rows in _run(tasks, jobs):
+            out.append(rows)
+            bar.update()
+    return out
+
+
+def _run(tasks: list[Task], jobs: int) -> Iterator[HomeRows]:
+    if jobs <= 1 or len(tasks) <= 1:
+        yield from map(home_rows_of, tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(min(jobs, len(tasks)), initializer=setup_worker)
+    try:
+        yield from pool.imap(home_rows_of, tasks, chunksize=2)
+    finally:
+        pool.terminate()
+        pool.join()

@@ -1,0 +1,314 @@
+"""Fitting the four models on float32 rows: fixed settings, selection on validation.
+
+Every estimator is a scikit-learn HistGradientBoosting model (shallow trees, fast
+in the core's numpy evaluator) or an IsolationForest, with explicit random states.
+Nothing is tuned on test homes: the failure model's iteration count and the home
+type model's temperature are chosen on the validation homes.
+"""
+
+from collections.abc import Callable, Sequence
+import copy
+from dataclasses import dataclass, field
+import functools
+import re
+
+import numpy as np
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    IsolationForest,
+)
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
+
+QUANTILES = (0.1, 0.5, 0.9)
+FAILURE_ITERATIONS = (50, 100, 200, 300)
+# Features that say where a row sits in the recorded window, not how the device
+# behaves; checked for label information before any model may read them.
+POSITION_FEATURE = re.compile(r"(^|_)(age|observed)_days")
+CALIBRATION_FOLDS = 4
+LEAK_MARGIN = 0.05  # above chance: a position feature that predicts this well leaks
+
+
+def single_threaded[**P, R](function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` with one OpenMP/BLAS thread.
+
+    On a small shared machine, HistGradientBoosting's OpenMP threads spin against
+    other processes: a fit measured 188 s with the default threads under load and
+    5.5 s with one. Parallelism comes from worker processes instead.
+    """
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(1):
+            return function(*args, **kwargs)
+
+    return run
+
+
+@dataclass
+class Fitted:
+    """A fitted estimator with the feature names it reads and notes on its fit."""
+
+    estimator: object
+    features: tuple[str, ...]
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def columns(self, names: Sequence[str]) -> list[int]:
+        """Return the positions of this model's features among `names`."""
+        return [list(names).index(name) for name in self.features]
+
+
+def usable_features(x: np.ndarray, names: Sequence[str]) -> list[str]:
+    """Return the names of columns with at least one value (HGB needs one)."""
+    known = ~np.isnan(x).all(axis=0) if len(x) else np.zeros(len(names), bool)
+    return [name for name, ok in zip(names, known, strict=True) if ok]
+
+
+@single_threaded
+def position_leaks(
+    names: Sequence[str],
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    *,
+    seed: int,
+) -> dict[str, float]:
+    """Return each position feature's validation score when used alone.
+
+    The score is ROC-AUC for a binary target and balanced accuracy otherwise; the
+    caller compares it with chance (0.5 or 1/classes).
+    """
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
+
+    out = {}
+    (xt, yt), (xv, yv) = train, validation
+    for j, name in enumerate(names):
+        if not POSITION_FEATURE.search(name):
+            continue
+        column, vcolumn = xt[:, [j]], xv[:, [j]]
+        if np.isnan(column).all() or len(np.unique(yt)) < 2 or len(np.unique(yv)) < 2:
+            continue
+        model = HistGradientBoostingClassifier(
+            max_iter=30, early_stopping=False, random_state=seed
+        ).fit(column, yt)
+        if len(model.classes_) == 2:
+            out[name] = float(roc_auc_score(yv, model.predict_proba(vcolumn)[:, 1]))
+        else:
+            out[name] = float(balanced_accuracy_score(yv, model.predict(vcolumn)))
+    return out
+
+
+def leaking(scores: dict[str, float], chance: float) -> list[str]:
+    """Return the position features whose score beats chance by the margin."""
+    return [name for name, score in scores.items() if abs(score - chance) > LEAK_MARGIN]
+
+
+@single_threaded
+def fit_failure(
+    x: np.ndarray,
+    y: np.ndarray,
+    xv: np.ndarray,
+    yv: np.ndarray,
+    features: Sequence[str],
+    *,
+    seed: int,
+) -> Fitted:
+    """Fit the 7-day failure classifier; choose the iteration count on validation.
+
+    Iterations grow with warm start through FAILURE_ITERATIONS; the count with the
+    best validation PR-AUC is kept and the model refitted to exactly that count.
+    """
+    scores = {}
+    model = _failure_model(FAILURE_ITERATIONS[0], seed, warm=True)
+    for iterations in FAILURE_ITERATIONS:
+        model.set_params(max_iter=iterations)
+        model.fit(x, y)
+        if len(np.unique(yv)) > 1:
+            scores[iterations] = float(
+                average_precision_score(yv, model.predict_proba(xv)[:, 1])
+            )
+    best = max(scores, key=scores.__getitem__) if scores else FAILURE_ITERATIONS[1]
+    final = _failure_model(best, seed, warm=False).fit(x, y)
+    return Fitted(
+        final,
+        tuple(features),
+        {"iterations": best, "validation_pr_auc_by_iterations": scores},
+    )
+
+
+def _failure_model(iterations: int, seed: int, *, warm: bool):
+    return HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=iterations,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        early_stopping=False,
+        warm_start=warm,
+        random_state=seed,
+    )
+
+
+def _home_type_model(seed: int) -> HistGradientBoostingClassifier:
+    # Small trees and many rows per leaf: home rows are few and correlated (five
+    # observation lengths of each home); deeper trees were overconfident.
+    return HistGradientBoostingClassifier(
+        learning_rate=0.03,
+        max_iter=150,
+        max_leaf_nodes=5,
+        min_samples_leaf=30,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
+@single_threaded
+def fit_home_type(
+    x: np.ndarray,
+    y: np.ndarray,
+    homes: np.ndarray,
+    features: Sequence[str],
+    *,
+    seed: int,
+) -> Fitted:
+    """Fit the home-type classifier, calibrated by a cross-fitted temperature.
+
+    The rows (train and validation homes) are split into CALIBRATION_FOLDS groups of
+    homes; each fold's raw scores come from a model that never saw its homes, and
+    the temperature minimising their log-loss scales the final model, fitted on all
+    rows. The temperature divides every tree's leaf values and the baseline, so
+    the calibrated model is still one HistGradientBoosting model (exported as is):
+    its probabilities are softmax(raw / T).
+    """
+    raw = np.zeros((len(x), len(np.unique(y))))
+    folds = min(CALIBRATION_FOLDS, len(np.unique(homes)))
+    classes = np.unique(y)
+    for train, held in GroupKFold(folds).split(x, y, homes):
+        model = _home_type_model(seed).fit(x[train], y[train])
+        columns = np.searchsorted(classes, model.classes_)
+        scores = np.full((len(held), len(classes)), -1e3)  # absent class: ~0
+        scores[:, columns] = _raw(model, x[held])
+        raw[held] = scores
+    temperature = best_temperature(raw, y, classes)
+    model = _home_type_model(seed).fit(x, y)
+    scale_hgb(model, 1.0 / temperature)
+    return Fitted(model, tuple(features), {"temperature": temperature})
+
+
+def _raw(model: HistGradientBoostingClassifier, x: np.ndarray) -> np.ndarray:
+    raw = np.asarray(model._raw_predict(x))
+    return np.hstack([np.zeros_like(raw), raw]) if raw.shape[1] == 1 else raw
+
+
+def best_temperature(raw: np.ndarray, y: np.ndarray, classes: np.ndarray) -> float:
+    """Return the temperature in [0.5, 5] whose softmax(raw / T) has least log-loss."""
+    candidates = np.exp(np.linspace(np.log(0.5), np.log(5.0), 41))
+    losses = [log_loss(y, _softmax(raw / t), labels=classes) for t in candidates]
+    return float(candidates[int(np.argmin(losses))])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def scale_hgb(model, factor: float) -> None:
+    """Multiply a fitted HistGradientBoosting model's raw scores by `factor`."""
+    model._baseline_prediction = model._baseline_prediction * factor
+    for predictors in model._predictors:
+        for predictor in predictors:
+            predictor.nodes["value"] *= factor
+
+
+def widen_interval(
+    low: Fitted, high: Fitted, x: np.ndarray, y: np.ndarray, *, nominal: float = 0.8
+) -> float:
+    """Widen the q10-q90 interval by split conformal calibration; return the shift.
+
+    On held-out rows (validation homes), the conformity score max(q10 - y, y - q90)
+    has its `nominal` quantile (finite-sample corrected) c; q10 moves down by c and
+    q90 up by c (c < 0 narrows an interval that was too wide), by shifting each
+    model's baseline, so both stay plain HistGradientBoosting models.
+    """
+    if not len(x):
+        return 0.0
+    lo = low.estimator.predict(x)
+    hi = high.estimator.predict(x)
+    scores = np.maximum(lo - y, y - hi)
+    level = min(1.0, np.ceil((len(y) + 1) * nominal) / len(y))
+    shift = float(np.quantile(scores, level))
+    low.estimator._baseline_prediction -= shift
+    high.estimator._baseline_prediction += shift
+    low.notes["conformal_shift"] = high.notes["conformal_shift"] = shift
+    return shift
+
+
+@single_threaded
+def fit_battery(
+    x: np.ndarray, y: np.ndarray, features: Sequence[str], *, seed: int
+) -> dict[float, Fitted]:
+    """Fit one quantile regressor per quantile of the days left."""
+    out = {}
+    for q in QUANTILES:
+        model = HistGradientBoostingRegressor(
+            loss="quantile",
+            quantile=q,
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            early_stopping=False,
+            random_state=seed,
+        ).fit(x, y)
+        out[q] = Fitted(model, tuple(features), {"quantile": q})
+    return out
+
+
+@single_threaded
+def fit_anomaly(x: np.ndarray, features: Sequence[str], *, seed: int) -> Fitted:
+    """Fit an IsolationForest on healthy rows (at most 20,000, drawn at random)."""
+    rng = np.random.default_rng(seed)
+    if len(x) > 20_000:
+        x = x[rng.choice(len(x), 20_000, replace=False)]
+    model = IsolationForest(n_estimators=100, max_samples=256, random_state=seed).fit(x)
+    healthy = -model.score_samples(x)
+    return Fitted(
+        model,
+        tuple(features),
+        {
+            "healthy_score_quantiles": {
+                str(q): float(np.quantile(healthy, q)) for q in (0.5, 0.9, 0.99)
+            }
+        },
+    )
+
+
+def widen(fitted: Fitted, names: Sequence[str]) -> Fitted:
+    """Return a copy of a fitted model that reads full rows of `names`.
+
+    Models are fitted on a subset of the schema (columns with values, no leaking
+    position features); the integration feeds whole schema vectors and checks the
+    model's feature names against the schema. The copy's trees index the full
+    vector (HistGradientBoosting node feature ids, IsolationForest feature sets),
+    so it computes exactly the same numbers and ignores the other columns.
+    """
+    columns = np.asarray(fitted.columns(names))
+    model = copy.deepcopy(fitted.estimator)
+    if isinstance(model, IsolationForest):
+        model.estimators_features_ = [
+            columns[np.asarray(features)] for features in model.estimators_features_
+        ]
+    else:
+        for predictors in model._predictors:
+            for predictor in predictors:
+                nodes = predictor.nodes
+                branch = nodes["is_leaf"] == 0
+                nodes["feature_idx"][branch] = columns[nodes["feature_idx"][branch]]
+        categorical = getattr(model, "is_categorical_", None)
+        if categorical is not None:
+            model.is_categorical_ = np.zeros(len(names), dtype=bool)
+    model.n_features_in_ = len(names)
+    return Fitted(model, tuple(names), {**fitted.notes, "reads": list(fitted.features)})

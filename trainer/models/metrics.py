@@ -1,0 +1,286 @@
+"""Metrics, bootstrap intervals over homes, naive baselines and the forecast rule."""
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+)
+
+from homeiq_core.explain import NO_FORECAST_REASONS, battery_forecast
+
+from .rows import BATTERY_CAP_DAYS
+
+BOOTSTRAP = 200
+FLAT_TYPES = ("studio", "apartment", "condo")
+ECE_BINS = 10
+
+
+def bootstrap(
+    metric: Callable[[np.ndarray], float],
+    homes: np.ndarray,
+    *,
+    seed: int,
+    reps: int = BOOTSTRAP,
+) -> list[float]:
+    """Return the 95 % interval of `metric(rows)` over homes resampled with replacement.
+
+    `homes` holds each row's home; `metric` gets the indices of a resample's rows.
+    Resamples where the metric is undefined (NaN) are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    unique, inverse = np.unique(homes, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(unique))]
+    values = []
+    for _ in range(reps):
+        chosen = rng.integers(len(unique), size=len(unique))
+        rows = np.concatenate([members[k] for k in chosen]) if len(chosen) else []
+        value = metric(np.asarray(rows, dtype=np.int64))
+        if np.isfinite(value):
+            values.append(value)
+    if not values:
+        return [float("nan"), float("nan")]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def pr_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Return average precision, NaN without both classes."""
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(average_precision_score(y, score))
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Return ROC-AUC, NaN without both classes."""
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, score))
+
+
+def recall_at_precision(y: np.ndarray, score: np.ndarray, precision: float) -> float:
+    """Return the best recall among thresholds reaching `precision` (0 if none)."""
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    p, r, _ = precision_recall_curve(y, score)
+    reached = r[p >= precision]
+    return float(reached.max()) if len(reached) else 0.0
+
+
+def threshold_at_precision(y: np.ndarray, score: np.ndarray, precision: float) -> float:
+    """Return the lowest threshold reaching `precision` (inf if none)."""
+    if len(np.unique(y)) < 2:
+        return float("inf")
+    p, _, thresholds = precision_recall_curve(y, score)
+    ok = np.flatnonzero(p[:-1] >= precision)
+    return float(thresholds[ok[0]]) if len(ok) else float("inf")
+
+
+def naive_scores(x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """Return the naive baselines' risk scores: missing values score lowest."""
+
+    def column(name: str) -> np.ndarray:
+        if name not in names:
+            return np.zeros(len(x))
+        return x[:, names.index(name)].astype(np.float64)
+
+    baselines = {
+        "hours since last report": column("silence_h"),
+        "100 - battery %": 100.0 - column("battery_last"),
+        "unavailable count (7 days)": column("unavailable_7d"),
+    }
+    return {name: np.nan_to_num(v, nan=-1e9) for name, v in baselines.items()}
+
+
+def failure_metrics(
+    y: np.ndarray,
+    score: np.ndarray,
+    homes: np.ndarray,
+    kind: np.ndarray,
+    lead_h: np.ndarray,
+    *,
+    kinds: tuple[str, ...],
+    seed: int,
+) -> dict[str, object]:
+    """Return PR-AUC, ROC-AUC, recall at precision 0.8, lead times, per kind."""
+    threshold = threshold_at_precision(y, score, 0.8)
+    alarms = (score >= threshold) & (y == 1)
+    per_kind = {}
+    negatives = y == 0
+    for k, name in enumerate(kinds):
+        mask = negatives | (kind == k)
+        if (kind == k).any():
+            per_kind[name] = {
+                "positives": int((kind == k).sum()),
+                "pr_auc": pr_auc(y[mask], score[mask]),
+                "roc_auc": roc_auc(y[mask], score[mask]),
+            }
+    return {
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "homes": len(np.unique(homes)),
+        "base_rate": float(y.mean()) if len(y) else float("nan"),
+        "pr_auc": pr_auc(y, score),
+        "pr_auc_ci": bootstrap(lambda r: pr_auc(y[r], score[r]), homes, seed=seed),
+        "roc_auc": roc_auc(y, score),
+        "roc_auc_ci": bootstrap(lambda r: roc_auc(y[r], score[r]), homes, seed=seed),
+        "recall_at_precision_0.8": recall_at_precision(y, score, 0.8),
+        "lead_time_h_median": (
+            float(np.median(lead_h[alarms])) if alarms.any() else float("nan")
+        ),
+        "per_kind": per_kind,
+    }
+
+
+def expected_calibration_error(
+    truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> float:
+    """Return the top-label expected calibration error over ECE_BINS bins."""
+    if not len(truth):
+        return float("nan")
+    top = probabilities.max(axis=1)
+    correct = classes[probabilities.argmax(axis=1)] == truth
+    bins = np.minimum((top * ECE_BINS).astype(int), ECE_BINS - 1)
+    error = 0.0
+    for b in range(ECE_BINS):
+        inside = bins == b
+        if inside.any():
+            error += inside.mean() * abs(correct[inside].mean() - top[inside].mean())
+    return float(error)
+
+
+def reliability(
+    truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> dict[str, list[float]]:
+    """Return the reliability curve: mean confidence and accuracy per bin."""
+    top = probabilities.max(axis=1)
+    correct = classes[probabilities.argmax(axis=1)] == truth
+    bins = np.minimum((top * ECE_BINS).astype(int), ECE_BINS - 1)
+    confidence, accuracy, count = [], [], []
+    for b in range(ECE_BINS):
+        inside = bins == b
+        if inside.any():
+            confidence.append(float(top[inside].mean()))
+            accuracy.append(float(correct[inside].mean()))
+            count.append(int(inside.sum()))
+    return {"confidence": confidence, "accuracy": accuracy, "count": count}
+
+
+def flat_vs_house_accuracy(
+    truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> float:
+    """Return the accuracy of "flat" (studio, apartment, condo) against "house"."""
+    flat = np.isin(classes, FLAT_TYPES)
+    p_flat = probabilities[:, flat].sum(axis=1)
+    return float(((p_flat >= 0.5) == np.isin(truth, FLAT_TYPES)).mean())
+
+
+def home_type_metrics(
+    truth: np.ndarray,
+    probabilities: np.ndarray,
+    classes: np.ndarray,
+    homes: np.ndarray,
+    *,
+    seed: int,
+) -> dict[str, object]:
+    """Return macro-F1, balanced accuracy, log-loss, Brier, ECE, flat vs house.
+
+    Home types the model does not know (absent from its training data) count as
+    classes it gives probability 0.
+    """
+    probabilities, classes = _with_unknown(truth, probabilities, classes)
+    probabilities = np.clip(probabilities, 1e-15, 1)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    predicted = classes[probabilities.argmax(axis=1)]
+    onehot = (truth[:, None] == classes[None, :]).astype(float)
+
+    def macro_f1(r: np.ndarray) -> float:
+        return float(
+            f1_score(
+                truth[r],
+                predicted[r],
+                average="macro",
+                labels=classes,
+                zero_division=0,
+            )
+        )
+
+    return {
+        "homes": len(np.unique(homes)),
+        "macro_f1": macro_f1(np.arange(len(truth))),
+        "macro_f1_ci": bootstrap(macro_f1, homes, seed=seed),
+        "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+        "log_loss": float(log_loss(truth, probabilities, labels=classes)),
+        "uniform_log_loss": float(np.log(len(classes))),
+        "brier": float(((probabilities - onehot) ** 2).sum(axis=1).mean()),
+        "ece": expected_calibration_error(truth, probabilities, classes),
+        "ece_ci": bootstrap(
+            lambda r: expected_calibration_error(truth[r], probabilities[r], classes),
+            homes,
+            seed=seed,
+        ),
+        "flat_vs_house_accuracy": flat_vs_house_accuracy(truth, probabilities, classes),
+        "reliability": reliability(truth, probabilities, classes),
+    }
+
+
+def _with_unknown(
+    truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return probabilities and sorted classes, a zero column per unknown class."""
+    unknown = sorted(set(truth.tolist()) - set(classes.tolist()))
+    zeros = np.zeros((len(probabilities), len(unknown)))
+    wide = np.hstack([probabilities, zeros])
+    every = np.concatenate([classes, np.array(unknown, dtype=classes.dtype)])
+    order = np.argsort(every, kind="stable")  # log_loss wants sorted labels
+    return wide[:, order], every[order]
+
+
+def battery_metrics(
+    truth: np.ndarray,
+    quantiles: np.ndarray,
+    battery_last: np.ndarray,
+    linear: np.ndarray,
+    homes: np.ndarray,
+    *,
+    seed: int,
+) -> dict[str, object]:
+    """Return MAE and coverage where a forecast is given, and the linear baseline's."""
+    forecast, reason = battery_forecast(quantiles, battery_last)
+    given = reason == 0
+    baseline = np.clip(linear, 0, BATTERY_CAP_DAYS)
+    error = np.abs(forecast[:, 1] - truth)
+    base_error = np.abs(baseline - truth)
+    inside = (truth >= forecast[:, 0]) & (truth <= forecast[:, 2])
+
+    def mae(r: np.ndarray) -> float:
+        r = r[given[r]]
+        return float(error[r].mean()) if len(r) else float("nan")
+
+    both = given & np.isfinite(baseline)
+    return {
+        "rows": len(truth),
+        "homes": len(np.unique(homes)),
+        "forecast_rows": int(given.sum()),
+        "no_forecast_share": float(1 - given.mean()) if len(given) else float("nan"),
+        "no_forecast_reasons": {
+            text: int((reason == code).sum())
+            for code, text in NO_FORECAST_REASONS.items()
+        },
+        "mae_days": mae(np.arange(len(truth))),
+        "mae_days_ci": bootstrap(mae, homes, seed=seed),
+        "coverage_10_90": float(inside[given].mean()) if given.any() else float("nan"),
+        "linear_baseline_mae_days_same_rows": (
+            float(base_error[both].mean()) if both.any() else float("nan")
+        ),
+        "model_mae_days_where_baseline_defined": (
+            float(error[both].mean()) if both.any() else float("nan")
+        ),
+        "linear_baseline_rows": int(both.sum()),
+        "truth_below_cap_rows": int((truth < BATTERY_CAP_DAYS).sum()),
+    }

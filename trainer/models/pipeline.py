@@ -1,0 +1,884 @@
+"""Train, evaluate, export and register the four models: the trainer's main job.
+
+`train_models` fits on the train homes (validation homes choose settings), scores
+the test homes (and their later days, for failure and battery), runs the sanity
+checks, exports each model with its metadata, checks ONNX against scikit-learn and
+registers it. `evaluate_registry` scores registered models on a dataset's homes
+that none of them trained on. Both write `metrics.json` and `report.html`.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+import hashlib
+import json
+from pathlib import Path
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from homeiq_core.dataset import FAILURE_KINDS
+from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
+from homeiq_core.inference import load_model
+
+from . import fit, metrics as m
+from .data import (
+    DeviceRows,
+    HomeTypeRows,
+    battery_rows,
+    device_rows,
+    failure_rows,
+    home_type_rows,
+    split_homes,
+)
+from .fit import Fitted
+from .registry import current, export_checked, metadata, register
+from .rows import BATTERY_CAP_DAYS, EXCLUDED, OBSERVATION_DAYS, HomeRows
+
+DEVICE_NAMES = list(DEVICE_SCHEMA.names)
+HOME_NAMES = list(HOME_SCHEMA.names)
+BATTERY_MODELS = {
+    0.1: "battery_days_left_q10",
+    0.5: "battery_days_left_q50",
+    0.9: "battery_days_left_q90",
+}
+MODEL_NAMES = (
+    "home_type",
+    "device_failure",
+    *BATTERY_MODELS.values(),
+    "device_anomaly",
+)
+IMPORTANCE_ROWS = 4000
+COLLAPSE_SHARE = 0.25  # a model keeps this share of its margin over chance
+
+
+class SanityError(ValueError):
+    """A sanity check failed: the models must not be trusted."""
+
+
+type Scorer = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Outcome:
+    """What a training or evaluation run produced."""
+
+    metrics: dict[str, object] = field(default_factory=dict)
+    plots: dict[str, object] = field(default_factory=dict)
+    sanity: dict[str, object] = field(default_factory=dict)
+    registered: dict[str, Path] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+
+
+def _sklearn_scorer(fitted: Fitted, names: Sequence[str]) -> Scorer:
+    columns = fitted.columns(names)
+    estimator = fitted.estimator
+
+    def score(x: np.ndarray) -> np.ndarray:
+        part = np.ascontiguousarray(x[:, columns], dtype=np.float32)
+        if hasattr(estimator, "predict_proba"):
+            return estimator.predict_proba(part)
+        if hasattr(estimator, "score_samples"):
+            return -estimator.score_samples(part)
+        return estimator.predict(part)
+
+    return score
+
+
+def onnx_scorer(path: Path, names: Sequence[str]) -> tuple[Scorer, object]:
+    """Return a scorer running an ONNX file with the core's numpy backend."""
+    model = load_model(path, backend="numpy")
+
+    def score(x: np.ndarray) -> np.ndarray:
+        prediction = model.predict(model.align(x, names))
+        if prediction.probabilities is not None:
+            return np.asarray(prediction.probabilities, dtype=np.float64)
+        if prediction.scores is not None:
+            return -np.asarray(prediction.values, dtype=np.float64)
+        return np.asarray(prediction.values, dtype=np.float64)
+
+    return score, model
+
+
+# --- home type --------------------------------------------------------------------
+
+
+def evaluate_home_type(
+    score: Scorer, rows: HomeTypeRows, classes: np.ndarray, *, seed: int
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Return home-type metrics (overall and per observation length) and plot data."""
+    probabilities = score(rows.x)
+    out: dict[str, object] = {
+        "rows": len(rows.x),
+        "all_lengths": m.home_type_metrics(
+            rows.truth, probabilities, classes, rows.home, seed=seed
+        ),
+    }
+    per_length = {}
+    for days in OBSERVATION_DAYS:
+        mask = rows.days == days
+        if mask.any():
+            per_length[str(days)] = m.home_type_metrics(
+                rows.truth[mask],
+                probabilities[mask],
+                classes,
+                rows.home[mask],
+                seed=seed,
+            )
+    out["per_observation_days"] = per_length
+    predicted = classes[probabilities.argmax(axis=1)]
+    confusion = [
+        [int(((rows.truth == a) & (predicted == b)).sum()) for b in classes]
+        for a in classes
+    ]
+    plots = {"classes": list(classes), "confusion": confusion}
+    return out, plots
+
+
+def train_home_type(
+    groups: dict[str, list[HomeRows]],
+    *,
+    seed: int,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object]]:
+    """Fit the home-type model; return it, its reference, metrics and plot data.
+
+    With `plans` (home rows of inventories alone, and their labels; see
+    `plans.plan_rows`), those rows join the training rows and the model reads only
+    the features the plans have (composition, not activity), which the integration
+    knows from the first day.
+    """
+    train = home_type_rows(groups["train"])
+    validation = home_type_rows(groups["validation"])
+    test = home_type_rows(groups["test"])
+    if not len(train.x) or len(np.unique(train.label)) < 2:
+        raise SanityError("home_type: fewer than two labelled home types to train on")
+    leaks = fit.position_leaks(
+        HOME_NAMES, (train.x, train.label), (validation.x, validation.label), seed=seed
+    )
+    chance = 1.0 / len(np.unique(train.label))
+    dropped = fit.leaking(leaks, chance)
+    names = [n for n in fit.usable_features(train.x, HOME_NAMES) if n not in dropped]
+    both = home_type_rows(groups["train"] + groups["validation"])
+    x, y, homes = both.x, both.label, both.home
+    if plans is not None and len(plans[0]):
+        known = set(fit.usable_features(plans[0], HOME_NAMES))
+        names = [n for n in names if n in known]
+        x = np.vstack([x, plans[0]])
+        y = np.concatenate([y, plans[1]])
+        homes = np.concatenate(
+            [homes, homes.max(initial=0) + 1 + np.arange(len(plans[1]))]
+        )
+    columns = [HOME_NAMES.index(n) for n in names]
+    fitted = fit.fit_home_type(x[:, columns], y, homes, names, seed=seed)
+    fitted.notes["position_features"] = {"scores": leaks, "dropped": dropped}
+    classes = np.asarray(fitted.estimator.classes_)
+    metrics, plots = evaluate_home_type(
+        _sklearn_scorer(fitted, HOME_NAMES), test, classes, seed=seed
+    )
+    metrics["train_rows"] = len(x)
+    metrics["train_homes"] = len(np.unique(homes))
+    metrics["plan_homes"] = 0 if plans is None else len(plans[1])
+    metrics["temperature"] = fitted.notes["temperature"]
+    metrics["position_features"] = fitted.notes["position_features"]
+    return fitted, _median(both.x[:, columns]), metrics, plots
+
+
+def _median(x: np.ndarray) -> np.ndarray:
+    """Return per-column medians ignoring NaN; NaN for all-NaN columns, silently."""
+    out = np.full(x.shape[1], np.nan)
+    known = ~np.isnan(x)
+    for j in np.flatnonzero(known.any(axis=0)):
+        out[j] = float(np.median(x[known[:, j], j]))
+    return out
+
+
+# --- device failure ----------------------------------------------------------------
+
+
+def evaluate_failure(
+    score: Scorer, rows: DeviceRows, *, seed: int
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Return failure metrics with the naive baselines on the same rows."""
+    y = rows.target.astype(int)
+    risk = score(rows.x)[:, 1]
+    out = m.failure_metrics(
+        y, risk, rows.home, rows.kind, rows.lead_h, kinds=FAILURE_KINDS, seed=seed
+    )
+    baselines = {}
+    for name, baseline in m.naive_scores(rows.x, DEVICE_NAMES).items():
+        baselines[name] = {
+            "pr_auc": m.pr_auc(y, baseline),
+            "roc_auc": m.roc_auc(y, baseline),
+        }
+    out["baselines"] = baselines
+    best = max((b["pr_auc"] for b in baselines.values()), default=float("nan"))
+    out["best_baseline_pr_auc"] = best
+    out["ratio_to_best_baseline"] = (
+        out["pr_auc"] / best if best and np.isfinite(best) else float("nan")
+    )
+    plots = {"pr": _pr_curve(y, risk), "pr_baselines": {}}
+    for name, baseline in m.naive_scores(rows.x, DEVICE_NAMES).items():
+        plots["pr_baselines"][name] = _pr_curve(y, baseline)
+    return out, plots
+
+
+def _pr_curve(y: np.ndarray, score: np.ndarray) -> dict[str, list[float]]:
+    from sklearn.metrics import precision_recall_curve  # noqa: PLC0415
+
+    if len(np.unique(y)) < 2:
+        return {"precision": [], "recall": []}
+    p, r, _ = precision_recall_curve(y, score)
+    step = max(1, len(p) // 200)
+    return {"precision": p[::step].tolist(), "recall": r[::step].tolist()}
+
+
+def train_failure(
+    groups: dict[str, list[HomeRows]], *, seed: int
+) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object], list[str]]:
+    """Fit the failure model on early days of train homes; test on later test days."""
+    train = failure_rows(groups["train"], "before")
+    validation = failure_rows(groups["validation"], "after")
+    test = failure_rows(groups["test"], "after")
+    if train.target.sum() < 5 or len(np.unique(train.target)) < 2:
+        raise SanityError(
+            f"device_failure: {int(train.target.sum())} failing rows to train on; "
+            "use more homes or a dataset with failure labels"
+        )
+    leaks = fit.position_leaks(
+        DEVICE_NAMES,
+        (train.x, train.target),
+        (validation.x, validation.target),
+        seed=seed,
+    )
+    dropped = fit.leaking(leaks, 0.5)
+    names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
+    columns = [DEVICE_NAMES.index(n) for n in names]
+    fitted = fit.fit_failure(
+        train.x[:, columns],
+        train.target,
+        validation.x[:, columns],
+        validation.target,
+        names,
+        seed=seed,
+    )
+    fitted.notes["position_features"] = {"scores": leaks, "dropped": dropped}
+    metrics, plots = evaluate_failure(
+        _sklearn_scorer(fitted, DEVICE_NAMES), test, seed=seed
+    )
+    metrics.update(
+        train_rows=len(train.target),
+        train_positives=int(train.target.sum()),
+        iterations=fitted.notes["iterations"],
+        validation_pr_auc_by_iterations=fitted.notes["validation_pr_auc_by_iterations"],
+        position_features=fitted.notes["position_features"],
+    )
+    healthy = train.x[(train.target == 0) & train.healthy][:, columns]
+    return fitted, _median(healthy), metrics, plots, dropped
+
+
+# --- battery -----------------------------------------------------------------------
+
+
+def evaluate_battery(
+    scorers: dict[float, Scorer], rows: DeviceRows, *, seed: int
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Return battery metrics (forecast rule applied) beside the linear baseline."""
+    quantiles = np.column_stack([scorers[q](rows.x) for q in fit.QUANTILES])
+    last = rows.x[:, DEVICE_NAMES.index("battery_last")]
+    linear = rows.x[:, DEVICE_NAMES.index("battery_days_left")]
+    out = m.battery_metrics(
+        rows.battery_days.astype(np.float64),
+        quantiles,
+        last,
+        linear,
+        rows.home,
+        seed=seed,
+    )
+    forecast, reason = m.battery_forecast(quantiles, last)
+    given = reason == 0
+    plots = {
+        "truth": rows.battery_days[given][:2000].tolist(),
+        "q50": forecast[given, 1][:2000].tolist(),
+        "linear": np.clip(linear[given], 0, BATTERY_CAP_DAYS)[:2000].tolist(),
+    }
+    return out, plots
+
+
+def train_battery(
+    groups: dict[str, list[HomeRows]], dropped: Sequence[str], *, seed: int
+) -> tuple[dict[float, Fitted], np.ndarray, dict[str, object], dict[str, object]]:
+    """Fit the quantile models on early days of train homes' battery devices."""
+    train = battery_rows(groups["train"], "before")
+    test = battery_rows(groups["test"], "after")
+    if len(train.x) < 50:
+        raise SanityError(f"battery_days_left: {len(train.x)} rows to train on")
+    names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
+    columns = [DEVICE_NAMES.index(n) for n in names]
+    fitted = fit.fit_battery(
+        train.x[:, columns], train.battery_days.astype(np.float64), names, seed=seed
+    )
+    held = battery_rows(groups["validation"], None)
+    quantiles = np.column_stack(
+        [fitted[q].estimator.predict(held.x[:, columns]) for q in fit.QUANTILES]
+    )
+    _, reason = m.battery_forecast(
+        quantiles, held.x[:, DEVICE_NAMES.index("battery_last")]
+    )
+    given = reason == 0
+    shift = fit.widen_interval(
+        fitted[fit.QUANTILES[0]],
+        fitted[fit.QUANTILES[-1]],
+        held.x[given][:, columns],
+        held.battery_days[given].astype(np.float64),
+    )
+    scorers = {q: _sklearn_scorer(f, DEVICE_NAMES) for q, f in fitted.items()}
+    metrics, plots = evaluate_battery(scorers, test, seed=seed)
+    metrics["train_rows"] = len(train.x)
+    metrics["conformal_shift_days"] = shift
+    metrics["conformal_rows"] = int(given.sum())
+    healthy = train.x[train.battery_days >= BATTERY_CAP_DAYS][:, columns]
+    return fitted, _median(healthy), metrics, plots
+
+
+# --- anomaly -----------------------------------------------------------------------
+
+
+def evaluate_anomaly(
+    score: Scorer, rows: DeviceRows, *, seed: int
+) -> dict[str, object]:
+    """Return ROC-AUC of the anomaly score: symptomatic rows vs healthy devices."""
+    mask = rows.symptoms | rows.healthy
+    y = rows.symptoms[mask].astype(int)
+    anomaly = score(rows.x[mask])
+    homes = rows.home[mask]
+    return {
+        "rows": int(mask.sum()),
+        "symptomatic_rows": int(y.sum()),
+        "homes": len(np.unique(homes)),
+        "roc_auc": m.roc_auc(y, anomaly),
+        "roc_auc_ci": m.bootstrap(
+            lambda r: m.roc_auc(y[r], anomaly[r]), homes, seed=seed
+        ),
+        "pr_auc": m.pr_auc(y, anomaly),
+        "base_rate": float(y.mean()) if len(y) else float("nan"),
+    }
+
+
+def train_anomaly(
+    groups: dict[str, list[HomeRows]], *, seed: int
+) -> tuple[Fitted, np.ndarray, dict[str, object]]:
+    """Fit the IsolationForest on healthy devices' rows of the train homes."""
+    train = device_rows(groups["train"])
+    healthy = train.x[train.healthy & (train.target != EXCLUDED)]
+    names = [
+        n
+        for n in fit.usable_features(healthy, DEVICE_NAMES)
+        if not fit.POSITION_FEATURE.search(n)
+    ]
+    columns = [DEVICE_NAMES.index(n) for n in names]
+    fitted = fit.fit_anomaly(healthy[:, columns], names, seed=seed)
+    test = device_rows(groups["test"])
+    metrics = evaluate_anomaly(_sklearn_scorer(fitted, DEVICE_NAMES), test, seed=seed)
+    metrics["healthy_score_quantiles"] = fitted.notes["healthy_score_quantiles"]
+    metrics["train_rows"] = int(min(len(healthy), 20_000))
+    return fitted, _median(healthy[:, columns]), metrics
+
+
+# --- sanity checks -----------------------------------------------------------------
+
+
+def importances(
+    score: Scorer,
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str],
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    seed: int,
+) -> dict[str, float]:
+    """Return the metric drop when each feature is permuted (a row subsample)."""
+    rng = np.random.default_rng(seed)
+    if len(x) > IMPORTANCE_ROWS:
+        keep = rng.choice(len(x), IMPORTANCE_ROWS, replace=False)
+        x, y = x[keep], y[keep]
+    base = metric(y, score(x))
+    out = {}
+    for j, name in enumerate(names):
+        if np.isnan(x[:, j]).all():
+            continue
+        shuffled = x.copy()
+        shuffled[:, j] = rng.permutation(shuffled[:, j])
+        out[name] = float(base - metric(y, score(shuffled)))
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def sanity_checks(
+    groups: dict[str, list[HomeRows]],
+    failure: Fitted,
+    home_type: Fitted,
+    *,
+    seed: int,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, object]:
+    """Run the checks that must hold for the models to be trusted.
+
+    Refits use the rows their model learned from (home type: train and validation
+    homes, and the home plans when given).
+
+    Raises SanityError when one fails: labels shuffled within the training rows
+    must give chance-level test scores; refitting without any one of the three
+    most important features must keep a quarter of the model's margin over
+    chance; train, validation and test homes are disjoint (checked by split).
+    """
+    out: dict[str, object] = {"disjoint_homes": True}
+    rng = np.random.default_rng(seed)
+    train = failure_rows(groups["train"], "before")
+    test = failure_rows(groups["test"], "after")
+    cols = failure.columns(DEVICE_NAMES)
+    y_shuffled = rng.permutation(train.target)
+    quick = fit._failure_model(50, seed, warm=False)
+    quick.fit(train.x[:, cols], y_shuffled)
+    shuffled_auc = m.roc_auc(test.target, quick.predict_proba(test.x[:, cols])[:, 1])
+    out["failure_shuffled_roc_auc"] = shuffled_auc
+    positives = int(test.target.sum())
+    tolerance = null_auc_tolerance(positives, len(test.target) - positives)
+    out["failure_shuffled_tolerance"] = tolerance
+    failures = []
+    if np.isfinite(shuffled_auc) and abs(shuffled_auc - 0.5) > tolerance:
+        failures.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
+
+    ht_train = _with_plans(
+        home_type_rows(groups["train"] + groups["validation"]), plans
+    )
+    ht_test = home_type_rows(groups["test"])
+    hcols = home_type.columns(HOME_NAMES)
+    shuffled_model = fit.HistGradientBoostingClassifier(
+        max_iter=50, early_stopping=False, random_state=seed
+    ).fit(ht_train.x[:, hcols], rng.permutation(ht_train.label))
+    chance = 1.0 / len(np.unique(ht_train.label))
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
+
+    shuffled_bacc = float(
+        balanced_accuracy_score(
+            ht_test.truth, shuffled_model.predict(ht_test.x[:, hcols])
+        )
+    )
+    out["home_type_shuffled_balanced_accuracy"] = shuffled_bacc
+    out["home_type_chance"] = chance
+    test_homes = len(np.unique(ht_test.home))
+    margin = max(0.1, 3 * float(np.sqrt(chance * (1 - chance) / max(test_homes, 1))))
+    out["home_type_shuffled_tolerance"] = margin
+    if shuffled_bacc > chance + margin:
+        failures.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
+
+    out["failure_without_top_feature"] = _removal(
+        failure, train, test, tolerance, seed=seed, failures=failures
+    )
+    out["home_type_without_top_feature"] = _removal_home(
+        home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=failures
+    )
+    out["failed"] = failures
+    if failures:
+        raise SanityError("; ".join(failures))
+    return out
+
+
+def _with_plans(
+    rows: HomeTypeRows, plans: tuple[np.ndarray, np.ndarray] | None
+) -> HomeTypeRows:
+    """Return home rows with the plans' rows appended (one home each, 0 days)."""
+    if plans is None or not len(plans[0]):
+        return rows
+    n = len(plans[1])
+    first = rows.home.max(initial=0) + 1
+    return HomeTypeRows(
+        np.vstack([rows.x, plans[0]]),
+        np.concatenate([rows.label, plans[1]]),
+        np.concatenate([rows.truth, plans[1]]),
+        np.concatenate([rows.days, np.zeros(n, dtype=np.int64)]),
+        np.concatenate([rows.home, first + np.arange(n)]),
+    )
+
+
+def null_auc_tolerance(positives: int, negatives: int) -> float:
+    """Return how far from 0.5 a chance ROC-AUC may fall: max(0.1, 3 standard errors).
+
+    Under no signal the AUC's standard error is sqrt((n1 + n0 + 1) / (12 n1 n0)).
+    """
+    if positives < 1 or negatives < 1:
+        return 0.5
+    se = np.sqrt((positives + negatives + 1) / (12.0 * positives * negatives))
+    return float(max(0.1, 3 * se))
+
+
+def _removal(
+    fitted: Fitted,
+    train: DeviceRows,
+    test: DeviceRows,
+    tolerance: float,
+    *,
+    seed: int,
+    failures: list[str],
+) -> dict[str, object]:
+    cols = fitted.columns(DEVICE_NAMES)
+    score = _sklearn_scorer(fitted, DEVICE_NAMES)
+    full = m.roc_auc(test.target, score(test.x)[:, 1])
+    ranked = importances(
+        lambda x: score(_expand(x, cols, len(DEVICE_NAMES))),
+        test.x[:, cols],
+        test.target,
+        fitted.features,
+        lambda y, p: m.roc_auc(y, p[:, 1]),
+        seed=seed,
+    )
+    out: dict[str, object] = {
+        "full_roc_auc": full,
+        "importance": [[k, v] for k, v in ranked.items()],
+    }
+    for name in list(ranked)[:3]:
+        keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
+        model = fit._failure_model(100, seed, warm=False)
+        model.fit(train.x[:, keep], train.target)
+        auc = m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
+        out[f"without {name}"] = auc
+        applies = np.isfinite(full) and full - 0.5 > tolerance
+        if applies and (auc - 0.5) < COLLAPSE_SHARE * (full - 0.5):
+            failures.append(f"failure model collapses without {name}: {auc:.2f}")
+    return out
+
+
+def _removal_home(
+    fitted: Fitted,
+    train: HomeTypeRows,
+    test: HomeTypeRows,
+    chance_and_margin: tuple[float, float],
+    *,
+    seed: int,
+    failures: list[str],
+) -> dict[str, object]:
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
+
+    chance, margin = chance_and_margin
+    cols = fitted.columns(HOME_NAMES)
+    classes = np.asarray(fitted.estimator.classes_)
+    score = _sklearn_scorer(fitted, HOME_NAMES)
+
+    def bacc(y: np.ndarray, p: np.ndarray) -> float:
+        return float(balanced_accuracy_score(y, classes[p.argmax(axis=1)]))
+
+    full = bacc(test.truth, score(test.x))
+    ranked = importances(
+        lambda x: score(_expand(x, cols, len(HOME_NAMES))),
+        test.x[:, cols],
+        test.truth,
+        fitted.features,
+        bacc,
+        seed=seed,
+    )
+    out: dict[str, object] = {
+        "full_balanced_accuracy": full,
+        "importance": [[k, v] for k, v in ranked.items()],
+    }
+    for name in list(ranked)[:3]:
+        keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
+        model = fit.HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.1, early_stopping=False, random_state=seed
+        ).fit(train.x[:, keep], train.label)
+        score_without = float(
+            balanced_accuracy_score(test.truth, model.predict(test.x[:, keep]))
+        )
+        out[f"without {name}"] = score_without
+        applies = full - chance > margin
+        if applies and score_without - chance < COLLAPSE_SHARE * (full - chance):
+            failures.append(
+                f"home type model collapses without {name}: {score_without:.2f}"
+            )
+    return out
+
+
+def _expand(x: np.ndarray, columns: Sequence[int], width: int) -> np.ndarray:
+    """Return rows of the model's columns placed back into full-schema rows."""
+    out = np.full((len(x), width), np.nan, dtype=np.float32)
+    out[:, list(columns)] = x
+    return out
+
+
+# --- the run -----------------------------------------------------------------------
+
+
+def training_fingerprint(homes: Sequence[HomeRows]) -> str:
+    """Return a digest of the homes a model learned from."""
+    text = json.dumps(
+        sorted([h.home_id, h.start, h.end, len(h.device_ids)] for h in homes)
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _quiet(function: Callable) -> Callable:
+    """Run `function` with one thread, without notes on absent classes.
+
+    One thread: see `fit.single_threaded`. scikit-learn warns when a resample lacks
+    a class; bootstrap resamples of few homes often do.
+    """
+
+    def run(*args: object, **kwargs: object) -> object:
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.filterwarnings("ignore", message="y_pred contains classes")
+            return function(*args, **kwargs)
+
+    run.__doc__ = function.__doc__
+    return run
+
+
+@_quiet
+def train_models(
+    homes: Sequence[HomeRows],
+    registry: Path,
+    *,
+    seed: int,
+    progress: Callable[[str], None] = lambda stage: None,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Outcome:
+    """Fit, evaluate, check, export and register the four models.
+
+    `plans`: extra home-type training rows from inventories alone (`plan_rows`).
+    """
+    outcome = Outcome()
+    groups = split_homes(homes, seed)
+    split = {
+        name: sorted(h.identity for h in members) for name, members in groups.items()
+    }
+    outcome.metrics["split"] = {name: len(ids) for name, ids in split.items()}
+    outcome.metrics["seed"] = seed
+    trained_on = training_fingerprint(groups["train"] + groups["validation"])
+    homes_json = {"seed": seed, **split}
+    exports: list[tuple[str, Fitted, np.ndarray, dict, str, object]] = []
+    t0 = time.perf_counter()
+
+    progress("home_type")
+    ht, ht_ref, ht_metrics, ht_plots = train_home_type(groups, seed=seed, plans=plans)
+    outcome.metrics["home_type"] = ht_metrics
+    outcome.plots["home_type"] = ht_plots
+    exports.append(
+        (
+            "home_type",
+            ht,
+            ht_ref,
+            ht_metrics,
+            HOME_SCHEMA.fingerprint(),
+            list(ht.estimator.classes_),
+        )
+    )
+    test_home = home_type_rows(groups["test"]).x
+
+    progress("device_failure")
+    fail, fail_ref, fail_metrics, fail_plots, dropped = train_failure(groups, seed=seed)
+    outcome.metrics["device_failure"] = fail_metrics
+    outcome.plots["device_failure"] = fail_plots
+    exports.append(
+        (
+            "device_failure",
+            fail,
+            fail_ref,
+            fail_metrics,
+            DEVICE_SCHEMA.fingerprint(),
+            [0, 1],
+        )
+    )
+    test_device = device_rows(groups["test"]).x
+
+    progress("battery_days_left")
+    battery, bat_ref, bat_metrics, bat_plots = train_battery(groups, dropped, seed=seed)
+    outcome.metrics["battery_days_left"] = bat_metrics
+    outcome.plots["battery_days_left"] = bat_plots
+    for q, fitted in battery.items():
+        exports.append(
+            (
+                BATTERY_MODELS[q],
+                fitted,
+                bat_ref,
+                bat_metrics,
+                DEVICE_SCHEMA.fingerprint(),
+                None,
+            )
+        )
+
+    progress("device_anomaly")
+    anomaly, an_ref, an_metrics = train_anomaly(groups, seed=seed)
+    outcome.metrics["device_anomaly"] = an_metrics
+    exports.append(
+        (
+            "device_anomaly",
+            anomaly,
+            an_ref,
+            an_metrics,
+            DEVICE_SCHEMA.fingerprint(),
+            None,
+        )
+    )
+    outcome.metrics["fit_seconds"] = time.perf_counter() - t0
+
+    progress("sanity checks")
+    outcome.sanity = sanity_checks(groups, fail, ht, seed=seed, plans=plans)
+    outcome.metrics["sanity"] = outcome.sanity
+    outcome.plots["importance"] = {
+        "device_failure": outcome.sanity["failure_without_top_feature"]["importance"],
+        "home_type": outcome.sanity["home_type_without_top_feature"]["importance"],
+    }
+
+    progress("export")
+    for name, fitted, ref, model_metrics, schema, classes in exports:
+        # Exported models read whole schema vectors (the integration checks
+        # their feature names against the schema): unused columns are ignored.
+        names = HOME_NAMES if name == "home_type" else DEVICE_NAMES
+        held_out = test_home if name == "home_type" else test_device
+        wide = fit.widen(fitted, names)
+        full_reference = np.full(len(names), np.nan)
+        full_reference[fitted.columns(names)] = ref
+        meta = metadata(
+            wide,
+            kind=name,
+            schema_fingerprint=schema,
+            reference=full_reference,
+            metrics=_headline(name, model_metrics),
+            training_fingerprint=trained_on,
+            classes=classes,
+        )
+        data = export_checked(wide, meta, held_out)
+        outcome.registered[name] = register(
+            registry, name, data, model_metrics, homes_json
+        )
+    outcome.summary = summary_lines(outcome.metrics)
+    return outcome
+
+
+def _headline(name: str, metrics: dict[str, object]) -> dict[str, object]:
+    """Return the few metrics a model carries in its own metadata."""
+    keys = {
+        "home_type": None,
+        "device_failure": (
+            "pr_auc",
+            "roc_auc",
+            "rows",
+            "positives",
+            "homes",
+            "best_baseline_pr_auc",
+        ),
+        "device_anomaly": ("roc_auc", "rows", "homes", "healthy_score_quantiles"),
+    }.get(
+        name,
+        (
+            "mae_days",
+            "coverage_10_90",
+            "no_forecast_share",
+            "forecast_rows",
+            "linear_baseline_mae_days_same_rows",
+        ),
+    )
+    if keys is None:
+        overall = metrics["all_lengths"]
+        return {
+            k: overall[k]
+            for k in ("macro_f1", "ece", "log_loss", "flat_vs_house_accuracy", "homes")
+        }
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+def summary_lines(metrics: dict[str, object]) -> list[str]:
+    """Return one line per model with its headline figures and test sizes."""
+    lines = []
+    ht = metrics.get("home_type")
+    if ht:
+        a = ht["all_lengths"]
+        lines.append(
+            f"home_type: macro-F1 {a['macro_f1']:.3f}, ECE {a['ece']:.3f}, "
+            f"log-loss {a['log_loss']:.2f}, flat vs house "
+            f"{a['flat_vs_house_accuracy']:.3f} ({a['homes']} test homes)"
+        )
+    f = metrics.get("device_failure")
+    if f:
+        lines.append(
+            f"device_failure: PR-AUC {f['pr_auc']:.3f} (best naive "
+            f"{f['best_baseline_pr_auc']:.3f}), ROC-AUC {f['roc_auc']:.3f} "
+            f"({f['rows']:,} test rows, {f['positives']} positive, {f['homes']} homes)"
+        )
+    b = metrics.get("battery_days_left")
+    if b:
+        lines.append(
+            f"battery_days_left: MAE {b['mae_days']:.2f} days, 10-90 coverage "
+            f"{b['coverage_10_90']:.2f}, no forecast {b['no_forecast_share']:.0%} "
+            f"(linear baseline {b['linear_baseline_mae_days_same_rows']:.2f} days; "
+            f"{b['rows']:,} test rows)"
+        )
+    a = metrics.get("device_anomaly")
+    if a:
+        lines.append(
+            f"device_anomaly: ROC-AUC {a['roc_auc']:.3f} on onset windows "
+            f"({a['symptomatic_rows']:,} symptomatic of {a['rows']:,} rows)"
+        )
+    return lines
+
+
+def registered_homes(registry: Path) -> dict[str, set[str]]:
+    """Return, per model, the homes its current version trained or validated on."""
+    out = {}
+    for name in MODEL_NAMES:
+        path = current(registry, name)
+        homes = json.loads((path / "homes.json").read_text())
+        out[name] = set(homes.get("train", [])) | set(homes.get("validation", []))
+    return out
+
+
+@_quiet
+def evaluate_registry(
+    homes: Sequence[HomeRows], registry: Path, *, seed: int
+) -> Outcome:
+    """Score the registry's current models on the homes none of them trained on."""
+    outcome = Outcome()
+    seen = set().union(*registered_homes(registry).values())
+    test = [h for h in homes if h.identity not in seen]
+    if not test:
+        raise SanityError("every home of the data trained a registered model")
+    overlap = {h.identity for h in test} & seen
+    if overlap:  # pragma: no cover - guarded by construction, checked anyway
+        raise SanityError(f"homes in both train and test: {sorted(overlap)[:5]}")
+    outcome.metrics["test_homes"] = len(test)
+    outcome.metrics["skipped_training_homes"] = len(homes) - len(test)
+    outcome.metrics["seed"] = seed
+    scorers = {
+        name: onnx_scorer(
+            current(registry, name) / "model.onnx",
+            HOME_NAMES if name == "home_type" else DEVICE_NAMES,
+        )
+        for name in MODEL_NAMES
+    }
+    score, model = scorers["home_type"]
+    rows = home_type_rows(test)
+    classes = np.asarray(model.classes)
+    outcome.metrics["home_type"], outcome.plots["home_type"] = evaluate_home_type(
+        score, rows, classes, seed=seed
+    )
+    f_rows = failure_rows(test, "after")
+    outcome.metrics["device_failure"], outcome.plots["device_failure"] = (
+        evaluate_failure(scorers["device_failure"][0], f_rows, seed=seed)
+    )
+    quantile_scorers = {q: scorers[name][0] for q, name in BATTERY_MODELS.items()}
+    outcome.metrics["battery_days_left"], outcome.plots["battery_days_left"] = (
+        evaluate_battery(quantile_scorers, battery_rows(test, "after"), seed=seed)
+    )
+    outcome.metrics["device_anomaly"] = evaluate_anomaly(
+        scorers["device_anomaly"][0], device_rows(test), seed=seed
+    )
+    groups = split_homes(test, seed + 1)
+    fail = train_failure(groups, seed=seed)[0]
+    home_type = train_home_type(groups, seed=seed)[0]
+    outcome.sanity = sanity_checks(groups, fail, home_type, seed=seed)
+    outcome.metrics["sanity"] = outcome.sanity
+    outcome.plots["importance"] = {
+        "device_failure": outcome.sanity["failure_without_top_feature"]["importance"],
+        "home_type": outcome.sanity["home_type_without_top_feature"]["importance"],
+    }
+    outcome.summary = summary_lines(outcome.metrics)
+    return outcome
