@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from homeiq_core.aggregator import TelemetryAggregator
 from homeiq_core.dataset import HOME_TYPES, Area, Device, Entity, Floor, Inventory
+from homeiq_core.explain import BATTERY_CAP_DAYS, NO_FORECAST_REASONS
 from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
 from homeiq_core.health import (
     LiveState,
@@ -27,6 +28,7 @@ from homeiq_core.inference import (
     FEATURE_NAMES,
     FEATURE_SCHEMA,
     REFERENCE,
+    Model,
     load_model,
 )
 from homeiq_trainer.onnx_export import export_onnx
@@ -336,3 +338,43 @@ def test_a_home_without_devices_still_has_a_type() -> None:
     assert result.devices == {}
     assert result.at_risk == 0
     assert result.home_type.label in HOME_TYPES
+
+
+def _constant_battery_model(days: float) -> Model:
+    """A battery model that predicts `days` for every device."""
+    x, _ = _device_rows()
+    fitted = RandomForestRegressor(n_estimators=1, random_state=0).fit(
+        x, np.full(len(x), days)
+    )
+    metadata = _metadata(DEVICE_SCHEMA.names)
+    return load_model(
+        export_onnx(fitted, len(DEVICE_SCHEMA), metadata=metadata), backend="numpy"
+    )
+
+
+def test_a_battery_model_below_its_cap_gives_the_forecast(history) -> None:
+    models = Models(battery_days_left=_constant_battery_model(5.0))
+    result = score_home(
+        _inventory(), history, _live(NOW), NOW, watch_start=T0, models=models
+    )
+    for scores in result.devices.values():
+        assert scores.battery_days_left == pytest.approx(5.0)
+        assert scores.no_forecast is None
+
+
+def test_a_battery_model_at_its_cap_keeps_the_trend_or_says_more(history) -> None:
+    models = Models(battery_days_left=_constant_battery_model(BATTERY_CAP_DAYS + 30))
+    result = score_home(
+        _inventory(), history, _live(NOW), NOW, watch_start=T0, models=models
+    )
+    # "More than 14 days" from the model: the readings' own trend is kept.
+    level_now = 100 - 9 * 1
+    assert result.devices["d0"].battery_days_left == pytest.approx(level_now, rel=0.1)
+
+    flat = _history(_inventory(), days=6, drain=0.0)
+    now = T0 + 6 * DAY
+    result = score_home(
+        _inventory(), flat, _live(now), now, watch_start=T0, models=models
+    )
+    assert result.devices["d0"].battery_days_left is None
+    assert result.devices["d0"].no_forecast == NO_FORECAST_REASONS[2]

@@ -6,6 +6,7 @@ Wi-Fi plug, on two floors; each entity has a state.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
@@ -18,12 +19,34 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq.const import DOMAIN
+from custom_components.homeiq import coordinator as coordinator_module
+from custom_components.homeiq.const import DOMAIN, MODELS_DIR
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
+
+
+@pytest.fixture(autouse=True)
+def models_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Score with the rules unless a test puts models here or asks for the shipped.
+
+    The shipped models change whenever they are retrained; the rules are fixed, so
+    tests that check exact scores run on them.
+    """
+    directory = tmp_path_factory.mktemp("models")
+    monkeypatch.setattr(coordinator_module, "MODELS_DIR", directory)
+    return directory
+
+
+@pytest.fixture
+def shipped_models(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Score with the models HomeIQ ships."""
+    monkeypatch.setattr(coordinator_module, "MODELS_DIR", MODELS_DIR)
+    return MODELS_DIR
 
 
 @pytest.fixture

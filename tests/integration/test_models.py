@@ -10,8 +10,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from sklearn.ensemble import GradientBoostingClassifier
 
-from custom_components.homeiq import coordinator as coordinator_module
 from custom_components.homeiq.const import DOMAIN
+from custom_components.homeiq.core.dataset import HOME_TYPES
 from custom_components.homeiq.core.features import DEVICE_SCHEMA
 from homeiq_core.inference import (
     CLASSES,
@@ -41,12 +41,6 @@ def _failure_model(schema: str) -> bytes:
             REFERENCE: json.dumps(np.median(x[y == 0], axis=0).tolist()),
         },
     )
-
-
-@pytest.fixture
-def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(coordinator_module, "MODELS_DIR", tmp_path)
-    return tmp_path
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -90,3 +84,27 @@ async def test_a_model_of_another_schema_is_refused_with_a_repair(
     assert mismatch is not None
     assert "0123456789abcdef" in mismatch.translation_placeholders["problem"]
     assert issues.async_get_issue(DOMAIN, "model_mismatch_home_type") is not None
+
+
+async def test_the_shipped_models_load_and_score_every_device(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    shipped_models: Path,
+) -> None:
+    await _setup(hass, config_entry)
+
+    coordinator = config_entry.runtime_data.coordinator
+    assert coordinator.models.refused == {}
+    loaded = coordinator.models.models
+    for name in ("home_type", "device_failure", "battery_days_left", "device_anomaly"):
+        assert getattr(loaded, name) is not None, name
+    assert coordinator.data.health.source == "model"
+    assert hass.states.get("sensor.homeiq_model_version").state.startswith("model ")
+    home_type = hass.states.get("sensor.homeiq_home_type")
+    assert home_type.state in HOME_TYPES
+    probabilities = home_type.attributes["probabilities"]
+    assert set(probabilities) <= set(HOME_TYPES)
+    assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
+    risk = float(hass.states.get("sensor.front_lock_failure_risk").state)
+    assert 0 <= risk <= 100

@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .dataset import HOME_TYPES, Inventory
-from .explain import explain
+from .explain import NO_FORECAST_REASONS, battery_forecast, explain
 from .features import DEVICE_SCHEMA, HOME_SCHEMA, device_features, home_features
 from .inference import Model, ModelError
 from .rollups import FIELD_INDEX, DayRollup
@@ -54,6 +54,7 @@ OUTAGE_WINDOW_S = 900.0  # devices of one hub falling silent within this: one ou
 MIN_OUTAGE_DEVICES = 2
 TOP_REASONS = 3
 RULES = "rules"
+BEYOND_CAP = 2  # battery_forecast's code: the median sits at the models' cap
 MODEL = "model"
 
 
@@ -183,11 +184,11 @@ def score_home(
     anomaly = rules.anomaly
     if models.device_anomaly is not None and ids:
         anomaly = _anomaly(models.device_anomaly, features)
-    battery_days = rules.battery_days
+    battery = rules.battery_days, rules.no_forecast
     if models.battery_days_left is not None and ids:
-        battery_days = _battery_days(models.battery_days_left, features, rules)
+        battery = _battery_days(models.battery_days_left, features, rules)
     outages, member = _outages(ids, live, rules.down, now)
-    devices = _device_healths(ids, rules, risk, anomaly, battery_days, now, member)
+    devices = _device_healths(ids, rules, risk, anomaly, battery, now, member)
     for outage in outages:
         text = (
             f"{outage.name} is down: all {len(outage.devices)} of its devices "
@@ -215,6 +216,7 @@ class _Rules:
     anomaly: np.ndarray
     battery_days: np.ndarray
     no_forecast: tuple[str | None, ...]
+    level: np.ndarray  # battery % now (NaN: none known)
     down: np.ndarray
     reasons: list[list[tuple[float, str]]]
 
@@ -288,6 +290,7 @@ def _device_rules(  # noqa: PLR0917 - one call site
         anomaly=anomaly,
         battery_days=days_left,
         no_forecast=no_forecast,
+        level=level,
         down=silent | (live.unavailable >= 1.0) | live.dead,
         reasons=reasons,
     )
@@ -440,13 +443,32 @@ def _anomaly(model: Model, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip(score * 10.0, -50.0, 50.0)))
 
 
-def _battery_days(model: Model, x: np.ndarray, rules: _Rules) -> np.ndarray:
-    """Return the model's median days left where the rules can forecast at all."""
+def _battery_days(
+    model: Model, x: np.ndarray, rules: _Rules
+) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """Return the model's median days left, and why not where it gives none.
+
+    The battery models learn days left up to `BATTERY_CAP_DAYS`: a median at the
+    cap only says "more than that", so there the rules' own trend (which reads every
+    reading since the last replacement) is kept when it has one.
+    """
     prediction = model.predict(model.align(x, DEVICE_SCHEMA.names))
     values = np.asarray(prediction.values, dtype=np.float64)
-    median = values[:, values.shape[1] // 2] if values.ndim == 2 else values
-    has_battery = np.array([reason is None for reason in rules.no_forecast])
-    return np.where(has_battery, np.clip(median, 0.0, FORECAST_CAP_DAYS), np.nan)
+    median = values[:, values.shape[1] // 2] if values.ndim == 2 else values.ravel()
+    days, code = battery_forecast(np.repeat(median[:, None], 3, axis=1), rules.level)
+    beyond = code == BEYOND_CAP
+    chosen = np.where(beyond, rules.battery_days, days[:, 1])
+    why = tuple(
+        None
+        if not math.isnan(value)
+        else (
+            NO_FORECAST_REASONS[BEYOND_CAP]
+            if beyond[i]
+            else rules.no_forecast[i] or NO_FORECAST_REASONS.get(int(code[i]))
+        )
+        for i, value in enumerate(chosen.tolist())
+    )
+    return chosen, why
 
 
 # --- outages -------------------------------------------------------------------------
@@ -488,7 +510,7 @@ def _device_healths(  # noqa: PLR0917 - one call site, arrays side by side
     rules: _Rules,
     risk: np.ndarray,
     anomaly: np.ndarray,
-    battery_days: np.ndarray,
+    battery: tuple[np.ndarray, tuple[str | None, ...]],
     now: float,
     member: Mapping[str, str],
 ) -> dict[str, DeviceHealth]:
@@ -497,6 +519,7 @@ def _device_healths(  # noqa: PLR0917 - one call site, arrays side by side
     a = np.clip(np.nan_to_num(anomaly), 0.0, 1.0)
     health = np.round(100.0 * (1.0 - r) * (1.0 - a / 3.0), 1).tolist()
     problem = (r >= PROBLEM_RISK).tolist()
+    battery_days, no_forecast = battery
     forecast = ~np.isnan(battery_days)
     days = np.round(np.nan_to_num(battery_days), 1).tolist()
     empty = (now + np.nan_to_num(battery_days) * DAY).tolist()
@@ -511,9 +534,7 @@ def _device_healths(  # noqa: PLR0917 - one call site, arrays side by side
             failure_risk=r_list[i],
             battery_days_left=days[i] if has else None,
             battery_empty=empty[i] if has else None,
-            no_forecast=None
-            if has
-            else (rules.no_forecast[i] or "no forecast from the model"),
+            no_forecast=None if has else (no_forecast[i] or "no forecast"),
             anomaly=a_list[i],
             problem=problem[i] and outage is None,
             reasons=tuple(text for _, text in reasons[:TOP_REASONS]),
