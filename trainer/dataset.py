@@ -12,7 +12,7 @@ and what is wrong with it.
 """
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 import gzip
 import io
@@ -928,22 +928,9 @@ class Dataset:
 
     def read_events_table(self, entry: HomeEntry) -> pa.Table:
         """Return a home's checked events as an Arrow table (the fast path)."""
-        where = str(self.root / entry.events)
-        path = self.path(entry.events, where)
-        fmt = _format_of(entry.events)
-        if fmt == "parquet":
-            table = _read_parquet(path, where)
-        else:
-            table = _events_from_jsonl(path, where)
-        table = check_events_table(
-            table, where, start=entry.start, end=entry.end, gaps=entry.gaps
+        return self._read_checked_table(
+            entry.events, entry, _events_from_jsonl, check_events_table, "events"
         )
-        if table.num_rows != entry.n_events:
-            raise DatasetError(
-                f"{where}: has {table.num_rows} events, "
-                f"the manifest says n_events {entry.n_events}"
-            )
-        return table
 
     def read_inventory(self, entry: HomeEntry) -> Inventory:
         """Return a home's validated inventory."""
@@ -973,19 +960,31 @@ class Dataset:
         """Return a home's checked re-reports, None when they were not recorded."""
         if entry.reports is None:
             return None
-        where = str(self.root / entry.reports)
-        path = self.path(entry.reports, where)
-        if _format_of(entry.reports) == "parquet":
+        return self._read_checked_table(
+            entry.reports, entry, _reports_from_jsonl, check_reports_table, "reports"
+        )
+
+    def _read_checked_table(
+        self,
+        relative: str,
+        entry: HomeEntry,
+        from_jsonl: Callable[[Path, str], pa.Table],
+        check: Callable[..., pa.Table],
+        what: str,
+    ) -> pa.Table:
+        """Read a home's events or re-reports, check them and their count."""
+        where = str(self.root / relative)
+        path = self.path(relative, where)
+        if _format_of(relative) == "parquet":
             table = _read_parquet(path, where)
         else:
-            table = _reports_from_jsonl(path, where)
-        table = check_reports_table(
-            table, where, start=entry.start, end=entry.end, gaps=entry.gaps
-        )
-        if table.num_rows != entry.n_reports:
+            table = from_jsonl(path, where)
+        table = check(table, where, start=entry.start, end=entry.end, gaps=entry.gaps)
+        expected = getattr(entry, f"n_{what}")
+        if table.num_rows != expected:
             raise DatasetError(
-                f"{where}: has {table.num_rows} reports, "
-                f"the manifest says n_reports {entry.n_reports}"
+                f"{where}: has {table.num_rows} {what}, "
+                f"the manifest says n_{what} {expected}"
             )
         return table
 
