@@ -54,7 +54,7 @@ OUTAGE_WINDOW_S = 900.0  # devices of one hub falling silent within this: one ou
 MIN_OUTAGE_DEVICES = 2
 TOP_REASONS = 3
 RULES = "rules"
-BEYOND_CAP = 2  # battery_forecast's code: the median sits at the models' cap
+PLATEAU = 2  # battery_forecast's code: "more than the models' cap"
 MODEL = "model"
 
 
@@ -446,26 +446,25 @@ def _anomaly(model: Model, x: np.ndarray) -> np.ndarray:
 def _battery_days(
     model: Model, x: np.ndarray, rules: _Rules
 ) -> tuple[np.ndarray, tuple[str | None, ...]]:
-    """Return the model's median days left, and why not where it gives none.
+    """Return the model's median days left where it forecasts, else the rules'.
 
-    The battery models learn days left up to `BATTERY_CAP_DAYS`: a median at the
-    cap only says "more than that", so there the rules' own trend (which reads every
-    reading since the last replacement) is kept when it has one.
+    The model forecasts exactly where it was evaluated to (`battery_forecast`, the
+    trainer's rule): a reading within 14 days and a median below the models' cap of
+    `BATTERY_CAP_DAYS`. Elsewhere the rules' trend (every reading since the last
+    replacement) is kept when it has one, else the reason there is no forecast.
     """
     prediction = model.predict(model.align(x, DEVICE_SCHEMA.names))
     values = np.asarray(prediction.values, dtype=np.float64)
     median = values[:, values.shape[1] // 2] if values.ndim == 2 else values.ravel()
-    days, code = battery_forecast(np.repeat(median[:, None], 3, axis=1), rules.level)
-    beyond = code == BEYOND_CAP
-    chosen = np.where(beyond, rules.battery_days, days[:, 1])
+    last = x[:, DEVICE_SCHEMA.index("battery_last")]
+    days, code = battery_forecast(np.repeat(median[:, None], 3, axis=1), last)
+    chosen = np.where(code == 0, days[:, 1], rules.battery_days)
     why = tuple(
         None
         if not math.isnan(value)
-        else (
-            NO_FORECAST_REASONS[BEYOND_CAP]
-            if beyond[i]
-            else rules.no_forecast[i] or NO_FORECAST_REASONS.get(int(code[i]))
-        )
+        else NO_FORECAST_REASONS[PLATEAU]
+        if code[i] == PLATEAU
+        else rules.no_forecast[i] or NO_FORECAST_REASONS.get(int(code[i]))
         for i, value in enumerate(chosen.tolist())
     )
     return chosen, why
