@@ -48,7 +48,7 @@ from homeiq_core.dataset import (
     Labels,
     ReportColumns,
 )
-from homeiq_core.telemetry import entity_domain
+from homeiq_core.telemetry import entity_domain, shows_liveness
 
 from . import __version__
 from .dataset import EVENT_SCHEMA, TIME_TYPE, DatasetWriter
@@ -543,8 +543,9 @@ def registry_inventory(
     Devices with their integration (the domain of their primary config entry), hub
     (`via_device`), area and entities; power source "battery" when an entity is a
     battery, else "unknown". As the integration watches a home: disabled entities,
-    and disabled, service or entity-less devices (with their entities), are left
-    out. Recorded entities no registry places on a device are device-less entities.
+    entities of action domains (`ACTION_DOMAINS`: buttons, scenes …), and
+    disabled, service or entity-less devices (with their entities), are left out.
+    Recorded entities no registry places on a device are device-less entities.
     """
     devices = _storage(config_dir, "core.device_registry").get("devices", [])
     entities = _storage(config_dir, "core.entity_registry").get("entities", [])
@@ -576,9 +577,10 @@ def registry_inventory(
         if registered.get("disabled_by") is not None:
             disabled.add(entity_id)
         elif registered.get("device_id"):
-            entity = _entity(entity_id, registered, described)
-            by_device.setdefault(registered["device_id"], []).append(entity)
             placed.add(entity_id)
+            if shows_liveness(entity_id):  # as the integration: no action entities
+                entity = _entity(entity_id, registered, described)
+                by_device.setdefault(registered["device_id"], []).append(entity)
     # As the integration watches them: enabled, physical devices with entities.
     watched = [
         d

@@ -10,7 +10,9 @@ Progress is saved and shown by a diagnostic sensor; it runs once.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+import math
 import time
 from typing import Any
 
@@ -21,6 +23,7 @@ from homeassistant.helpers.recorder import get_instance
 from .const import CONF_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS, LOGGER
 from .coordinator import HomeIQConfigEntry
 from .core.aggregator import TelemetryAggregator
+from .core.dataset import Inventory
 
 DAY = 86400.0
 
@@ -46,16 +49,14 @@ async def async_backfill(hass: HomeAssistant, entry: HomeIQConfigEntry) -> int:
     inventory = collector.home.inventory
     now = time.time()
     start = now - days * DAY
-    aggregator = TelemetryAggregator(
-        inventory, start=start, history_days=collector.retention_days
-    )
+    replay = _Replay(inventory, collector.retention_days)
     entity_ids = sorted(collector.home.watched)
     read = 0
     chunk_start = start
     while True:
         chunk_end = min(chunk_start + DAY, time.time())
         read += await recorder.async_add_executor_job(
-            _replay_chunk, hass, aggregator, entity_ids, chunk_start, chunk_end
+            _replay_chunk, hass, replay, entity_ids, chunk_start, chunk_end
         )
         progress["events"] = read
         progress["progress"] = round(
@@ -64,10 +65,12 @@ async def async_backfill(hass: HomeAssistant, entry: HomeIQConfigEntry) -> int:
         if chunk_end >= now or collector.home.inventory is not inventory:
             break
         chunk_start = chunk_end
-    if collector.home.inventory is inventory:
+    if replay.aggregator is None:
+        LOGGER.info("The recorder holds no history of the watched devices")
+    elif collector.home.inventory is inventory:
         # Nothing moved meanwhile: the back-filled history takes over.
-        collector.aggregator = aggregator
-        data.coordinator.watch_start = start
+        collector.aggregator = replay.aggregator
+        data.coordinator.watch_start = replay.start
     else:
         LOGGER.info("Inventory changed during back-fill; keeping live telemetry only")
     progress["done"], progress["progress"] = True, 100.0
@@ -76,9 +79,33 @@ async def async_backfill(hass: HomeAssistant, entry: HomeIQConfigEntry) -> int:
     return read
 
 
+@dataclass(slots=True)
+class _Replay:
+    """The back-filled telemetry, begun at the first recorded state.
+
+    Watching begins where the recorder's history does, not where the back-fill
+    window does: time the recorder did not record (a new HA, a recorder keeping
+    fewer days) is no watched silence.
+    """
+
+    inventory: Inventory
+    retention_days: int
+    aggregator: TelemetryAggregator | None = None
+    start: float = math.nan
+
+    def begin(self, timestamp: float) -> TelemetryAggregator:
+        """Return the aggregator, starting it at `timestamp` the first time."""
+        if self.aggregator is None:
+            self.start = timestamp
+            self.aggregator = TelemetryAggregator(
+                self.inventory, start=timestamp, history_days=self.retention_days
+            )
+        return self.aggregator
+
+
 def _replay_chunk(
     hass: HomeAssistant,
-    aggregator: TelemetryAggregator,
+    replay: _Replay,
     entity_ids: list[str],
     start: float,
     end: float,
@@ -107,6 +134,9 @@ def _replay_chunk(
                     )
                 )
     rows.sort(key=_time)
+    if not rows and replay.aggregator is None:
+        return 0
+    aggregator = replay.begin(rows[0][0] if rows else start)
     record: Callable[[object, object, object, object], bool] = aggregator.record
     for timestamp, entity_id, state, attributes in rows:
         record(entity_id, state, attributes, timestamp)

@@ -21,6 +21,7 @@ from homeassistant.helpers import (
 
 from .const import DOMAIN
 from .core.dataset import Area, Device, Entity, Floor, Inventory
+from .core.telemetry import shows_liveness
 
 HOME_ID = "home"
 # The radio each integration speaks; anything else is "other" (or "unknown").
@@ -137,7 +138,7 @@ def build_home(hass: HomeAssistant, selection: Selection) -> HomeView:
             continue
         if entry.device_id is None:
             loose.append(_entity(entry))
-        else:
+        elif shows_liveness(entry.entity_id):
             by_device.setdefault(entry.device_id, []).append(entry)
     watched: list[Device] = []
     infos: dict[str, DeviceInfo] = {}

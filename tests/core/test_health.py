@@ -321,6 +321,12 @@ def test_models_fill_the_same_outputs(history, models: Models) -> None:
         assert 0 <= scores.anomaly <= 1
         assert 0 <= scores.health <= 100
         assert scores.battery_days_left is not None
+        if scores.anomaly <= 0.5:  # no more unusual than the detector's cut
+            assert scores.health == pytest.approx(
+                100 * (1 - scores.failure_risk), abs=0.1
+            )
+        else:
+            assert scores.health < 100 * (1 - scores.failure_risk)
 
 
 def test_live_rules_still_count_under_a_model(history, models: Models) -> None:

@@ -79,6 +79,32 @@ async def test_backfill_replays_recorded_days(
     assert entry.runtime_data.state["backfill"]["events"] == state["events"]
 
 
+async def test_watching_begins_where_the_recorders_history_does(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # HA (and its recorder) began a day ago; the back-fill window is 14 days.
+    began = START - timedelta(minutes=30)
+    freezer.move_to(began)
+    await _home(hass)
+    freezer.move_to(START)
+    hass.states.async_set("sensor.bedroom_thermometer_temperature", "19")
+    hass.states.async_set("binary_sensor.kitchen_motion_motion", "off")
+    await async_wait_recording_done(hass)
+    freezer.move_to(START + timedelta(days=1))
+    entry = MockConfigEntry(domain=DOMAIN, data={}, options={CONF_BACKFILL_DAYS: 14})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    watch_start = entry.runtime_data.coordinator.watch_start
+    assert began.timestamp() <= watch_start < began.timestamp() + 60
+    health = entry.runtime_data.coordinator.data.health
+    for device_id, scores in health.devices.items():
+        assert not any("14 days" in reason for reason in scores.reasons), device_id
+
+
 async def test_without_a_recorder_backfill_is_skipped(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:

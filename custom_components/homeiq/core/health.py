@@ -24,7 +24,9 @@ them (or for what they do not cover) the documented rule-based fallback decides:
   together, that is ONE problem, the outage, not one per device.
 
 The risks of the rules combine as independent causes: 1 - prod(1 - p). Health is
-100 x (1 - risk) x (1 - anomaly / 3). Pure numpy; never imports Home Assistant.
+100 x (1 - risk) x (1 - excess / 3), where excess is how far the anomaly score is
+past the detector's own threshold of 0.5, scaled to 0-1: a device as unusual as most
+healthy ones keeps full health. Pure numpy; never imports Home Assistant.
 """
 
 from collections.abc import Mapping, Sequence
@@ -50,6 +52,7 @@ MIN_DRAIN = 0.05  # %/day: slower than this is no measurable drain
 FORECAST_CAP_DAYS = 3650.0
 MIN_FORECAST_SPAN_DAYS = 2.0
 PROBLEM_RISK = 0.5
+ANOMALY_THRESHOLD = 0.5  # the outlier detector's own cut (its decision value 0)
 OUTAGE_WINDOW_S = 900.0  # devices of one hub falling silent within this: one outage
 MIN_OUTAGE_DEVICES = 2
 TOP_REASONS = 3
@@ -282,7 +285,7 @@ def _device_rules(  # noqa: PLR0917 - one call site
         reasons[i].append(
             (p_dropouts[i], f"dropped off {dropouts[i]:.1f} times a day this week")
         )
-    for i in np.flatnonzero(anomaly >= 0.5):
+    for i in np.flatnonzero(anomaly >= ANOMALY_THRESHOLD):
         reasons[i].append((anomaly[i] / 2, "behaves unlike its usual self"))
     return _Rules(
         risk=risk,
@@ -516,7 +519,8 @@ def _device_healths(  # noqa: PLR0917 - one call site, arrays side by side
     """Assemble each device's scores: arithmetic on arrays, then plain floats."""
     r = np.clip(np.nan_to_num(risk), 0.0, 1.0)
     a = np.clip(np.nan_to_num(anomaly), 0.0, 1.0)
-    health = np.round(100.0 * (1.0 - r) * (1.0 - a / 3.0), 1).tolist()
+    excess = np.clip((a - ANOMALY_THRESHOLD) / (1.0 - ANOMALY_THRESHOLD), 0.0, 1.0)
+    health = np.round(100.0 * (1.0 - r) * (1.0 - excess / 3.0), 1).tolist()
     problem = (r >= PROBLEM_RISK).tolist()
     battery_days, no_forecast = battery
     forecast = ~np.isnan(battery_days)

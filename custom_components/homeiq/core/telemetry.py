@@ -45,3 +45,29 @@ def entity_domain(entity_id: object) -> str | None:
     if not isinstance(entity_id, str) or not _ENTITY_ID.fullmatch(entity_id):
         return None
     return entity_id.partition(".")[0]
+
+
+# Entities of these domains are actions or one-shot outputs: their state (often
+# "unknown" for ever) says nothing about whether the device behind them is alive.
+# A device is watched for health through its other entities, and a device that has
+# none is not watched; the integration and the recorder import apply the same rule.
+ACTION_DOMAINS = frozenset(
+    {
+        "ai_task",
+        "button",
+        "conversation",
+        "input_button",
+        "notify",
+        "scene",
+        "script",
+        "stt",
+        "tts",
+        "wake_word",
+    }
+)
+
+
+def shows_liveness(entity_id: object) -> bool:
+    """Return True when `entity_id`'s state can tell whether its device is alive."""
+    domain = entity_domain(entity_id)
+    return domain is not None and domain not in ACTION_DOMAINS
