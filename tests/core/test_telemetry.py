@@ -2,7 +2,7 @@
 
 import pytest
 
-from homeiq_core.telemetry import EventTally, entity_domain
+from homeiq_core.telemetry import EventTally, entity_domain, shows_liveness
 
 
 def test_counts_events_per_domain_largest_first() -> None:
@@ -53,3 +53,22 @@ def test_malformed_entity_ids_are_rejected_not_raised(entity_id: object) -> None
 )
 def test_entity_domain(entity_id: str, domain: str) -> None:
     assert entity_domain(entity_id) == domain
+
+
+@pytest.mark.parametrize(
+    ("entity_id", "expected"),
+    [
+        ("sensor.kitchen_temperature", True),
+        ("binary_sensor.door", True),
+        ("event.doorbell", True),
+        ("button.restart", False),
+        ("notify.phone", False),
+        ("scene.evening", False),
+        ("not an id", False),
+        (None, False),
+    ],
+)
+def test_only_entities_with_a_state_of_their_own_show_liveness(
+    entity_id: object, expected: bool
+) -> None:
+    assert shows_liveness(entity_id) is expected
