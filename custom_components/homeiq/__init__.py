@@ -14,6 +14,7 @@ from .inventory import Selection
 from .repairs import async_update_issues
 from .services import async_setup_services
 from .storage import HomeIQStore
+from .views import async_register_views
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -22,6 +23,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register HomeIQ's actions (they answer even before an entry loads)."""
     async_setup_services(hass)
+    async_register_views(hass)
     return True
 
 
