@@ -88,27 +88,24 @@ def validate(name: str, data: bytes, rows: np.ndarray) -> Model:
     if not len(rows):
         rows = np.array([[0.0] * len(schema), [math.nan] * len(schema)])
     prediction = model.predict(model.align(rows, schema.names))
-    _check_outputs(name, prediction, len(rows))
+    _check_outputs(name, prediction)
     return model
 
 
-def _check_outputs(name: str, prediction: Prediction, rows: int) -> None:
-    """Refuse outputs the scoring cannot use: missing, misshapen or not finite."""
+def _check_outputs(name: str, prediction: Prediction) -> None:
+    """Refuse outputs the scoring cannot use: missing or not finite."""
     kind = slot(name)
     if kind in {"home_type", "device_failure"}:
         output, what = prediction.probabilities, "probabilities"
     elif kind == "device_anomaly":
-        output = prediction.scores if prediction.scores is not None else None
+        output, what = prediction.scores, "scores"
         output = prediction.values if output is None else output
-        what = "scores"
     else:
         output, what = prediction.values, "values"
     if output is None:
         raise ModelError(f"canary: a {kind} model must give {what}")
-    array = np.asarray(output, dtype=np.float64)
-    if array.ndim == 0 or array.shape[0] != rows:
-        raise ModelError(f"canary: {what} of shape {array.shape} for {rows} rows")
-    if not np.isfinite(array).all():
+    # load_model already checked one answer per row and one probability per class.
+    if not np.isfinite(np.asarray(output, dtype=np.float64)).all():
         raise ModelError(f"canary: {what} not finite on the home's current features")
 
 

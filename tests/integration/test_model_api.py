@@ -1,6 +1,7 @@
 """The model store and HomeIQ's HTTP API, through HA's real HTTP stack and auth."""
 
 import asyncio
+from collections.abc import AsyncIterator
 import hashlib
 from http import HTTPStatus
 import json
@@ -18,7 +19,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from sklearn.linear_model import LinearRegression
 
 from custom_components.homeiq import model_store
-from custom_components.homeiq.const import DOMAIN
+from custom_components.homeiq.const import DOMAIN, MODELS_DIR
 from custom_components.homeiq.coordinator import EVENT_MODEL_UPDATED
 from custom_components.homeiq.core.features import DEVICE_SCHEMA
 from custom_components.homeiq.model_store import MAX_MODEL_BYTES
@@ -329,3 +330,85 @@ def test_metrics_are_reported_as_json() -> None:
     assert _json_or_text(json.dumps({"auc": 0.9})) == {"auc": 0.9}
     assert _json_or_text("n/a") == "n/a"
     assert _json_or_text(None) is None
+
+
+async def test_the_shipped_home_and_anomaly_models_can_be_uploaded(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    client = await _client(hass, hass_client, config_entry)
+    for name in ("home_type", "device_anomaly", "battery_days_left_q50"):
+        data = (MODELS_DIR / f"{name}.onnx").read_bytes()
+        status, body = await _upload(client, data, f"/api/homeiq/models/{name}")
+        assert (status, body["version"]) == (HTTPStatus.OK, 1), body
+    report = await (await client.get("/api/homeiq/status")).json()
+    for name in ("home_type", "device_anomaly", "battery_days_left"):
+        assert report["models"][name]["source"] == "uploaded"
+    assert report["models"]["battery_days_left"]["file"] == "battery_days_left_q50"
+    assert hass.states.get("sensor.homeiq_home_type").attributes["source"] == "model"
+
+
+def test_the_canary_runs_on_a_zero_and_a_missing_row_without_devices() -> None:
+    data = _good()
+    model = model_store.validate("device_failure", data, np.empty((0, 0)))
+    assert model.n_features == len(DEVICE_SCHEMA)
+    with pytest.raises(model_store.ModelError, match="must give probabilities"):
+        model_store.validate(
+            "device_failure", _linear_battery_model(), np.ones((2, len(DEVICE_SCHEMA)))
+        )
+
+
+async def test_the_api_answers_503_when_homeiq_is_not_loaded(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    client = await _client(hass, hass_client, config_entry)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+    assert (await _upload(client, _good()))[0] == HTTPStatus.SERVICE_UNAVAILABLE
+    response = await client.get("/api/homeiq/status")
+    assert response.status == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+async def test_a_streamed_body_over_the_cap_is_refused_without_a_length(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    client = await _client(hass, hass_client, config_entry)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(9):
+            yield b"\0" * (1024 * 1024)
+
+    response = await client.post(
+        URL, data=chunks(), headers={"X-HomeIQ-SHA256": "a" * 64}
+    )
+    assert response.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+async def test_a_shipped_model_failing_at_scoring_time_fails_the_update(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    models_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (models_dir / "device_failure.onnx").write_bytes(_good())
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    coordinator = config_entry.runtime_data.coordinator
+
+    def broken(_x: np.ndarray) -> None:
+        raise model_store.ModelError("broken")
+
+    monkeypatch.setattr(coordinator.models.models.device_failure, "predict", broken)
+    await coordinator.async_refresh()
+
+    assert not coordinator.last_update_success
+    assert coordinator.models.models.device_failure is not None
