@@ -1,10 +1,14 @@
 """HomeIQ: local machine learning on the home's own events."""
 
+from pathlib import Path
+import shutil
+
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from . import model_store
 from .backfill import async_start_backfill
 from .collector import Collector
 from .const import CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, DOMAIN
@@ -78,3 +82,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> b
     if unloaded:
         await entry.runtime_data.coordinator.async_save_now()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
+    """Delete the uploaded models when HomeIQ is removed."""
+    directory = Path(hass.config.path(model_store.STORE_PATH))
+    await hass.async_add_executor_job(
+        lambda: shutil.rmtree(directory, ignore_errors=True)
+    )

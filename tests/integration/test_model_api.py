@@ -22,6 +22,7 @@ from custom_components.homeiq import model_store
 from custom_components.homeiq.const import DOMAIN, MODELS_DIR
 from custom_components.homeiq.coordinator import EVENT_MODEL_UPDATED
 from custom_components.homeiq.core.features import DEVICE_SCHEMA
+from custom_components.homeiq.diagnostics import async_get_config_entry_diagnostics
 from custom_components.homeiq.model_store import MAX_MODEL_BYTES
 from homeiq_core.inference import FEATURE_NAMES, FEATURE_SCHEMA
 from homeiq_trainer.onnx_export import export_onnx
@@ -412,3 +413,22 @@ async def test_a_shipped_model_failing_at_scoring_time_fails_the_update(
 
     assert not coordinator.last_update_success
     assert coordinator.models.models.device_failure is not None
+
+
+async def test_removing_homeiq_deletes_the_uploads_and_diagnostics_list_them(
+    hass: HomeAssistant,
+    home: Home,
+    config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    model_store_dir: Path,
+) -> None:
+    client = await _client(hass, hass_client, config_entry)
+    assert (await _upload(client, _good()))[0] == HTTPStatus.OK
+    diagnostics = await async_get_config_entry_diagnostics(hass, config_entry)
+    assert diagnostics["models"]["uploaded"] == {"device_failure": 1}
+    assert diagnostics["models"]["rolled_back"] == {}
+
+    assert await hass.config_entries.async_remove(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert not await hass.async_add_executor_job(model_store_dir.exists)
