@@ -36,7 +36,7 @@ from .core.health import HomeHealth, LiveState, Models, score_home
 from .core.inference import ModelError
 from .inventory import HomeView
 from .model_store import ModelStore
-from .models_loader import LoadedModels, load_models, stems
+from .models_loader import SCHEMAS, LoadedModels, load_models, stems
 from .storage import HomeIQStore, StoredState, pack_telemetry
 
 
@@ -107,7 +107,8 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
 
     async def async_reload_models(self) -> None:
         """Load the models; an uploaded one that fails to load is rolled back."""
-        for _attempt in range(len(model_store.NAMES)):
+        # Each rollback drops a stored version: at most two per file, then shipped.
+        for _attempt in range(2 * len(model_store.NAMES) + 1):
             loaded = await self.hass.async_add_executor_job(
                 load_models, self.model_store.current_dir, self.models_dir
             )
@@ -191,10 +192,11 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         try:
             health = await self.hass.async_add_executor_job(score)
         except ModelError as error:
-            newest = self._newest_upload()
-            if newest is None:
+            culprits = await self.hass.async_add_executor_job(self._failing_uploads)
+            if not culprits:
                 raise UpdateFailed(f"scoring failed: {error}") from error
-            await self._async_roll_back_broken(newest, f"failed to score: {error}")
+            for stem, problem in culprits.items():
+                await self._async_roll_back_broken(stem, f"failed to score: {problem}")
             await self.async_reload_models()
             health = await self.hass.async_add_executor_job(score)
         self.async_save()
@@ -251,14 +253,22 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         """Save a snapshot and wait until it is written (on unload and stop)."""
         await self.store.async_save(self.snapshot())
 
-    def _newest_upload(self) -> str | None:
-        """Return the most recently uploaded model in use, if any."""
-        uploads = {
-            name: version.uploaded
-            for name in model_store.NAMES
-            if (version := self.model_store.current(name)) is not None
-        }
-        return max(uploads, key=lambda name: uploads[name]) if uploads else None
+    def _failing_uploads(self) -> dict[str, str]:
+        """Return the uploaded models in use that fail their canary now, and why."""
+        failing: dict[str, str] = {}
+        for name in SCHEMAS:
+            model = getattr(self.models.models, name)
+            stem = next(
+                (s for s in stems(name) if self.model_store.current(s) is not None),
+                None,
+            )
+            if model is None or stem is None:
+                continue
+            try:
+                model_store.canary(stem, model, self.canary_rows(stem))
+            except ModelError as error:
+                failing[stem] = str(error)
+        return failing
 
 
 def _watch_start(collector: Collector) -> float:

@@ -85,11 +85,17 @@ def validate(name: str, data: bytes, rows: np.ndarray) -> Model:
         expected_features=schema.names,
     )
     check_schema(model, schema)
+    canary(name, model, rows)
+    return model
+
+
+def canary(name: str, model: Model, rows: np.ndarray) -> None:
+    """Run `model` as file `name` on `rows`; raise ModelError unless usable."""
+    schema = schema_of(name)
     if not len(rows):
         rows = np.array([[0.0] * len(schema), [math.nan] * len(schema)])
     prediction = model.predict(model.align(rows, schema.names))
     _check_outputs(name, prediction)
-    return model
 
 
 def _check_outputs(name: str, prediction: Prediction) -> None:

@@ -300,6 +300,9 @@ async def test_a_model_that_fails_at_scoring_time_is_rolled_back(
 ) -> None:
     client = await _client(hass, hass_client, config_entry)
     assert (await _upload(client, _good()))[0] == HTTPStatus.OK
+    home_type = (MODELS_DIR / "home_type.onnx").read_bytes()
+    url = "/api/homeiq/models/home_type"
+    assert (await _upload(client, home_type, url))[0] == HTTPStatus.OK
     coordinator = config_entry.runtime_data.coordinator
     model = coordinator.models.models.device_failure
     assert model is not None
@@ -313,9 +316,13 @@ async def test_a_model_that_fails_at_scoring_time_is_rolled_back(
     await hass.async_block_till_done()
 
     assert coordinator.last_update_success
+    # The failing model is rolled back, not the newest upload.
     assert coordinator.model_store.current("device_failure") is None
-    assert hass.states.get(VERSION).state == "rules"
+    assert coordinator.model_store.current("home_type") is not None
+    assert coordinator.models.models.device_failure is None
+    assert coordinator.data.health.home_type.source == "model"
     assert "failed to score" in coordinator.rolled_back["device_failure"]
+    assert set(coordinator.rolled_back) == {"device_failure"}
 
 
 async def test_a_corrupt_index_means_nothing_stored(tmp_path: Path) -> None:
