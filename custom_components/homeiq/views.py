@@ -152,6 +152,9 @@ def status(coordinator: HomeIQCoordinator) -> dict[str, Any]:
         if data is None
         else datetime.fromtimestamp(data.health.time, UTC).isoformat(),
         "rolled_back": dict(coordinator.rolled_back),
+        # What an upload must carry as its homeiq.schema, per model.
+        "schemas": {name: schema.fingerprint() for name, schema in SCHEMAS.items()},
+        "max_model_bytes": MAX_MODEL_BYTES,
     }
 
 

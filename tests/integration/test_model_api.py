@@ -113,6 +113,8 @@ async def test_a_good_upload_swaps_the_model_and_fires_an_event(
     assert report["devices_monitored"] == 5
     assert report["backfill"]["done"] is True
     assert report["last_scoring"] is not None
+    assert report["schemas"]["device_failure"] == DEVICE_SCHEMA.fingerprint()
+    assert report["max_model_bytes"] == MAX_MODEL_BYTES
 
 
 @pytest.mark.parametrize(
