@@ -1,10 +1,14 @@
 """HomeIQ: local machine learning on the home's own events."""
 
+from pathlib import Path
+import shutil
+
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from . import model_store
 from .backfill import async_start_backfill
 from .collector import Collector
 from .const import CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, DOMAIN
@@ -14,6 +18,7 @@ from .inventory import Selection
 from .repairs import async_update_issues
 from .services import async_setup_services
 from .storage import HomeIQStore
+from .views import async_register_views
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -22,6 +27,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register HomeIQ's actions (they answer even before an entry loads)."""
     async_setup_services(hass)
+    async_register_views(hass)
     return True
 
 
@@ -76,3 +82,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> b
     if unloaded:
         await entry.runtime_data.coordinator.async_save_now()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
+    """Delete the uploaded models when HomeIQ is removed."""
+    directory = Path(hass.config.path(model_store.STORE_PATH))
+    await hass.async_add_executor_job(
+        lambda: shutil.rmtree(directory, ignore_errors=True)
+    )

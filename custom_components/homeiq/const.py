@@ -61,3 +61,4 @@ REPAIR_RISK: Final = 0.8
 SERVICE_SCORE_NOW: Final = "score_now"
 SERVICE_BATTERY_REPLACED: Final = "mark_battery_replaced"
 SERVICE_REPORT_FAILURE: Final = "report_device_failure"
+SERVICE_ROLLBACK_MODEL: Final = "rollback_model"

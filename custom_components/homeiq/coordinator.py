@@ -6,9 +6,12 @@ in an executor thread with the core (`core.health`), and saves the telemetry.
 Entities only read the result.
 """
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+import hashlib
 import math
+from pathlib import Path
 import time
 from typing import override
 
@@ -16,9 +19,10 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 import numpy as np
 
+from . import model_store
 from .collector import Collector
 from .const import (
     CONF_SCAN_MINUTES,
@@ -27,9 +31,12 @@ from .const import (
     LOGGER,
     MODELS_DIR,
 )
+from .core.features import device_features, home_features
 from .core.health import HomeHealth, LiveState, Models, score_home
+from .core.inference import ModelError
 from .inventory import HomeView
-from .models_loader import LoadedModels, load_models
+from .model_store import ModelStore
+from .models_loader import SCHEMAS, LoadedModels, load_models, stems
 from .storage import HomeIQStore, StoredState, pack_telemetry
 
 
@@ -56,6 +63,7 @@ class HomeIQRuntimeData:
 
 type HomeIQConfigEntry = ConfigEntry[HomeIQRuntimeData]
 SNAPSHOT_ATTEMPTS = 3
+EVENT_MODEL_UPDATED = "homeiq_model_updated"
 
 
 class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
@@ -85,27 +93,94 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         self.state = state
         self.models = LoadedModels(models=Models(), refused={}, created=None)
         self.models_dir = MODELS_DIR
+        self.model_store = ModelStore(Path(hass.config.path(model_store.STORE_PATH)))
+        # Uploads and rollbacks one at a time; a second upload meanwhile is refused.
+        self.model_lock = asyncio.Lock()
+        self.rolled_back: dict[str, str] = {}  # file stem -> why it was rolled back
         self.watch_start = _watch_start(collector)
 
     @override
     async def _async_setup(self) -> None:
-        """Load the models once, in the executor."""
-        self.models = await self.hass.async_add_executor_job(
-            load_models, self.models_dir
-        )
-        for name, problem in self.models.refused.items():
+        """Load the model store's index and the models, in the executor."""
+        await self.hass.async_add_executor_job(self.model_store.load)
+        await self.async_reload_models()
+
+    async def async_reload_models(self) -> None:
+        """Load the models; an uploaded one that fails to load is rolled back."""
+        # Each rollback drops a stored version: at most two per file, then shipped.
+        for _attempt in range(2 * len(model_store.NAMES) + 1):
+            loaded = await self.hass.async_add_executor_job(
+                load_models, self.model_store.current_dir, self.models_dir
+            )
+            broken = [
+                (stem, problem)
+                for name, problem in loaded.refused.items()
+                for stem in stems(name)
+                if self.model_store.current(stem) is not None
+            ]
+            if not broken:
+                break
+            for stem, problem in broken:
+                await self._async_roll_back_broken(stem, f"failed to load: {problem}")
+        for name, problem in loaded.refused.items():
             LOGGER.warning("Model %s not used: %s", name, problem)
+        self.models = loaded
+
+    async def _async_roll_back_broken(self, stem: str, problem: str) -> None:
+        LOGGER.error("Uploaded model %s %s; rolled back", stem, problem)
+        self.rolled_back[stem] = problem
+        await self.hass.async_add_executor_job(self.model_store.rollback, stem)
+
+    def canary_rows(self, name: str) -> np.ndarray:
+        """Return the home's current feature rows for model file `name`."""
+        home = self.collector.home
+        history = self.collector.aggregator.history
+        if model_store.schema_of(name).kind == "home":
+            return home_features(home.inventory, history)[None, :]
+        return device_features(home.inventory, history)
+
+    async def async_install_model(self, name: str, data: bytes) -> int:
+        """Validate `data` as model `name` and swap it in; return its version.
+
+        The caller holds `model_lock`. Raises ModelError when it is refused (the
+        running model keeps serving).
+        """
+        version = await self.hass.async_add_executor_job(self._install, name, data)
+        self.rolled_back.pop(name, None)
+        await self.async_reload_models()
+        self.hass.bus.async_fire(
+            EVENT_MODEL_UPDATED, {"name": name, "version": version}
+        )
+        await self.async_refresh()
+        return version
+
+    def _install(self, name: str, data: bytes) -> int:
+        model = model_store.validate(name, data, self.canary_rows(name))
+        digest = hashlib.sha256(data).hexdigest()
+        return self.model_store.activate(name, data, digest, model)
+
+    async def async_rollback(self, name: str) -> int | None:
+        """Put the previous version of `name` back; None: the shipped one now."""
+        async with self.model_lock:
+            previous = await self.hass.async_add_executor_job(
+                self.model_store.rollback, name
+            )
+            self.rolled_back.pop(name, None)
+            await self.async_reload_models()
+        await self.async_refresh()
+        return None if previous is None else previous.version
 
     @override
     async def _async_update_data(self) -> HomeIQData:
-        """Score the home as of now."""
+        """Score the home as of now; an uploaded model that fails is rolled back."""
         now = time.time()
         self.collector.async_advance(now)
         home = self.collector.home
         live = live_state(self.hass, home, self.state)
         history = self.collector.aggregator.history
-        health = await self.hass.async_add_executor_job(
-            lambda: score_home(
+
+        def score() -> HomeHealth:
+            return score_home(
                 home.inventory,
                 history,
                 live,
@@ -113,7 +188,17 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
                 watch_start=self.watch_start,
                 models=self.models.models,
             )
-        )
+
+        try:
+            health = await self.hass.async_add_executor_job(score)
+        except ModelError as error:
+            culprits = await self.hass.async_add_executor_job(self._failing_uploads)
+            if not culprits:
+                raise UpdateFailed(f"scoring failed: {error}") from error
+            for stem, problem in culprits.items():
+                await self._async_roll_back_broken(stem, f"failed to score: {problem}")
+            await self.async_reload_models()
+            health = await self.hass.async_add_executor_job(score)
         self.async_save()
         return HomeIQData(
             health=health,
@@ -167,6 +252,23 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     async def async_save_now(self) -> None:
         """Save a snapshot and wait until it is written (on unload and stop)."""
         await self.store.async_save(self.snapshot())
+
+    def _failing_uploads(self) -> dict[str, str]:
+        """Return the uploaded models in use that fail their canary now, and why."""
+        failing: dict[str, str] = {}
+        for name in SCHEMAS:
+            model = getattr(self.models.models, name)
+            stem = next(
+                (s for s in stems(name) if self.model_store.current(s) is not None),
+                None,
+            )
+            if model is None or stem is None:
+                continue
+            try:
+                model_store.canary(stem, model, self.canary_rows(stem))
+            except ModelError as error:
+                failing[stem] = str(error)
+        return failing
 
 
 def _watch_start(collector: Collector) -> float:

@@ -58,6 +58,11 @@ async def async_get_config_entry_diagnostics(
         "models": {
             "version": coordinator.models.models.version,
             "refused": coordinator.models.refused,
+            "uploaded": {
+                name: versions["current"].version
+                for name, versions in coordinator.model_store.index.items()
+            },
+            "rolled_back": dict(coordinator.rolled_back),
         },
         "scores": devices,
         "outages": 0 if result is None else len(result.health.outages),

@@ -31,17 +31,21 @@ class LoadedModels:
     created: str | None  # when the newest model was exported (ISO), if known
 
 
-def load_models(directory: Path) -> LoadedModels:
-    """Load every known model present in `directory` with the numpy backend."""
+def load_models(*directories: Path) -> LoadedModels:
+    """Load every known model with the numpy backend, first found in `directories`.
+
+    The model store's directory comes first, so an uploaded model wins over the
+    shipped default of the same name.
+    """
     loaded: dict[str, Model] = {}
     refused: dict[str, str] = {}
     for name, schema in SCHEMAS.items():
-        path = _find(directory, name)
+        path = _find(directories, name)
         if path is None:
             continue
         try:
             model = load_model(path, backend="numpy", expected_features=schema.names)
-            _check_schema(model, schema)
+            check_schema(model, schema)
         except (ModelError, OSError) as error:
             refused[name] = str(error)
             continue
@@ -60,15 +64,22 @@ def load_models(directory: Path) -> LoadedModels:
     return LoadedModels(models, refused, created)
 
 
-def _find(directory: Path, name: str) -> Path | None:
-    for stem in ALTERNATIVES.get(name, (name,)):
-        path = directory / f"{stem}.onnx"
-        if path.is_file():
-            return path
+def stems(name: str) -> tuple[str, ...]:
+    """Return the file stems that can hold model `name`, preferred first."""
+    return ALTERNATIVES.get(name, (name,))
+
+
+def _find(directories: tuple[Path, ...], name: str) -> Path | None:
+    for directory in directories:
+        for stem in stems(name):
+            path = directory / f"{stem}.onnx"
+            if path.is_file():
+                return path
     return None
 
 
-def _check_schema(model: Model, schema: FeatureSchema) -> None:
+def check_schema(model: Model, schema: FeatureSchema) -> None:
+    """Refuse a model whose schema fingerprint is not the core's."""
     fingerprint = model.metadata.get(FEATURE_SCHEMA)
     if fingerprint is not None and fingerprint != schema.fingerprint():
         raise ModelError(

@@ -13,6 +13,7 @@ from .coordinator import HomeIQConfigEntry
 FAILING = "device_failing"
 OUTAGE = "outage"
 MODEL_MISMATCH = "model_mismatch"
+MODEL_ROLLED_BACK = "model_rolled_back"
 
 
 @callback
@@ -44,6 +45,11 @@ def async_update_issues(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
     for name, problem in coordinator.models.refused.items():
         wanted[f"{MODEL_MISMATCH}_{name}"] = (
             MODEL_MISMATCH,
+            {"model": name, "problem": problem},
+        )
+    for name, problem in coordinator.rolled_back.items():
+        wanted[f"{MODEL_ROLLED_BACK}_{name}"] = (
+            MODEL_ROLLED_BACK,
             {"model": name, "problem": problem},
         )
     registry = ir.async_get(hass)

@@ -24,14 +24,17 @@ from .const import (
     DOMAIN,
     SERVICE_BATTERY_REPLACED,
     SERVICE_REPORT_FAILURE,
+    SERVICE_ROLLBACK_MODEL,
     SERVICE_SCORE_NOW,
 )
 from .coordinator import HomeIQConfigEntry
 from .core.dataset import FAILURE_KINDS
+from .model_store import NAMES
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_KIND = "kind"
 ATTR_TIME = "time"
+ATTR_NAME = "name"
 
 DEVICE_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
 FAILURE_SCHEMA = vol.Schema(
@@ -41,6 +44,8 @@ FAILURE_SCHEMA = vol.Schema(
         vol.Optional(ATTR_TIME): cv.datetime,
     }
 )
+
+ROLLBACK_SCHEMA = vol.Schema({vol.Required(ATTR_NAME): vol.In(NAMES)})
 
 
 @callback
@@ -64,6 +69,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_REPORT_FAILURE,
         _report_failure,
         schema=FAILURE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ROLLBACK_MODEL,
+        _rollback_model,
+        schema=ROLLBACK_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
 
@@ -129,3 +141,21 @@ async def _report_failure(call: ServiceCall) -> ServiceResponse:
     entry.runtime_data.state["labels"]["failures"].append(label)
     entry.runtime_data.coordinator.async_save()
     return dict(label)
+
+
+async def _rollback_model(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call.hass)
+    name = call.data[ATTR_NAME]
+    coordinator = entry.runtime_data.coordinator
+    if coordinator.model_store.current(name) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="nothing_stored",
+            translation_placeholders={"name": name},
+        )
+    version = await coordinator.async_rollback(name)
+    return {
+        "name": name,
+        "version": version,
+        "source": "shipped" if version is None else "uploaded",
+    }

@@ -19,7 +19,7 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq import coordinator as coordinator_module
+from custom_components.homeiq import coordinator as coordinator_module, model_store
 from custom_components.homeiq.const import DOMAIN, MODELS_DIR
 
 
@@ -176,3 +176,13 @@ async def loaded_entry(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+@pytest.fixture(autouse=True)
+def model_store_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Keep each test's uploaded models in its own directory."""
+    directory = tmp_path_factory.mktemp("model_store")
+    monkeypatch.setattr(model_store, "STORE_PATH", str(directory))
+    return directory
