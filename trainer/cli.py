@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import __version__, generate, infer, recorder_import, validate
+from . import __version__, generate, ha_client, infer, recorder_import, validate
 from .errors import CommandError
 from .models import commands as model_commands
 
@@ -26,6 +26,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     model_commands,
     infer,
     recorder_import,
+    ha_client,
 )
 
 type Runner = Callable[[argparse.Namespace], int]
