@@ -17,6 +17,7 @@ import onnx
 import pytest
 import pytest_socket
 
+from homeiq_trainer import ha_client
 from homeiq_trainer.cli import main
 from homeiq_trainer.errors import CommandError
 from homeiq_trainer.ha_client import TOKEN_ENV, Client, Retry, read_token
@@ -345,3 +346,33 @@ def test_status_after_homeiq_is_removed_retries_the_503_then_fails(
     assert "retrying in 0.1 s (attempt 2/3)" in output
     assert "failed after 3 attempt(s)" in output
     assert_no_token(output, token)
+
+
+def test_push_arguments_are_checked_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ("push", "--url", "http://127.0.0.1:9")
+    cases = {
+        ("--file", "a.onnx", "--model", "home_type"): "either --file or --model",
+        ("--file", str(tmp_path / "model.onnx")): "the file's name must be one of",
+        ("--file", str(tmp_path / "home_type.onnx")): "cannot read",
+        ("--registry", str(tmp_path / "none")): "no current version",
+    }
+    for argv, message in cases.items():
+        code, output = run(capsys, *url, *argv)
+        assert code == 1
+        assert message in output
+
+
+def test_an_upload_the_integration_does_not_serve_is_a_failure() -> None:
+    data = (SHIPPED / "home_type.onnx").read_bytes()
+    candidate = ha_client.Candidate("home_type", SHIPPED, data)
+    candidate.uploaded = candidate.sha256
+    candidate.outcome = "uploaded as version 2"
+    status = {"models": {"home_type": {"file": "home_type", "sha256": "0" * 64}}}
+
+    ha_client._confirm([candidate], status)
+
+    assert candidate.failed
+    assert candidate.outcome.endswith(f"but the integration serves {'0' * 64}")
+    assert ha_client._describe(None) == "none (rule-based fallback)"
