@@ -226,6 +226,22 @@ class _Device:
         "rssi",
         "value",
     )
+    # Integer counters of _COUNT_FIELDS that reset() sets by name (setattr); the
+    # float ones are assigned there directly. Annotations only: no class attributes.
+    events: int
+    reports: int
+    interval_n: int
+    reported: int
+    changes: int
+    flaps: int
+    binary_changes: int
+    binary_flaps: int
+    numeric_reports: int
+    numeric_repeats: int
+    unavailable_n: int
+    unknown_n: int
+    unavailable_at_end: int
+    non_numeric: int
 
     def __init__(self) -> None:
         self.first_seen = math.nan
@@ -272,6 +288,10 @@ class _Device:
         return row
 
 
+# What an entity reads from its state attributes: (attribute keys, channel) pairs.
+type _AttributeReadings = tuple[tuple[tuple[str, ...], _Stats], ...]
+
+
 class _Entity:
     """What the aggregator remembers of one entity between its events."""
 
@@ -292,7 +312,9 @@ class _Entity:
         "value",
     )
 
-    def __init__(self, device: _Device, entity: Entity, attributes: tuple) -> None:
+    def __init__(
+        self, device: _Device, entity: Entity, attributes: _AttributeReadings
+    ) -> None:
         role = entity_role(entity)
         self.device = device
         self.activity = role == "activity"
@@ -408,6 +430,7 @@ class TelemetryAggregator:
         `timestamp` is POSIX seconds (HA's `State.last_updated_timestamp`),
         `attributes` the state's attributes mapping or None. Never raises.
         """
+        e: _Entity | None
         try:
             e = self._entities.get(entity_id)  # type: ignore[call-overload]
         except TypeError:  # unhashable
@@ -425,22 +448,22 @@ class TelemetryAggregator:
             if timestamp is None:
                 self._odd[_BAD_TIME] += 1
                 return False
-        if not self._now <= timestamp < self._day_end:  # type: ignore[operator]
-            timestamp = self._off_clock(timestamp)  # type: ignore[arg-type]
+        if not self._now <= timestamp < self._day_end:
+            timestamp = self._off_clock(timestamp)
             if timestamp is None:
                 return False
         self._now = timestamp
-        if len(state) > MAX_STATE_LENGTH:  # type: ignore[arg-type]
-            state = state[:MAX_STATE_LENGTH]  # type: ignore[index]
+        if len(state) > MAX_STATE_LENGTH:
+            state = state[:MAX_STATE_LENGTH]
             self._odd[_OVERSIZED_STATE] += 1
         self._home_events += 1
         dev = e.device
         dev.events += 1
-        if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
+        if timestamp - dev.last_seen > BURST_SECONDS:
             # A new report (`_burst`, inlined: this is the hot path).
             dev.reports += 1
             clock = self._gap_clock
-            gap = timestamp - dev.burst_at - (clock - dev.burst_clock)  # type: ignore[operator]
+            gap = timestamp - dev.burst_at - (clock - dev.burst_clock)
             dev.burst_at = timestamp
             dev.burst_clock = clock
             if gap != _INF:
@@ -454,24 +477,24 @@ class TelemetryAggregator:
                 dev.first_seen = timestamp
         dev.last_seen = timestamp
         if e.attributes and attributes is not None:
-            self._read_attributes(e, attributes, timestamp)  # type: ignore[arg-type]
+            self._read_attributes(e, attributes, timestamp)
 
         if state != e.state:
-            e.state = state  # type: ignore[assignment]
-            kind = _NOT_VALID.get(state)  # type: ignore[call-overload]
+            e.state = state
+            kind = _NOT_VALID.get(state)
             if kind is not None:
-                self._unavailable(e, kind, timestamp)  # type: ignore[arg-type]
+                self._unavailable(e, kind, timestamp)
                 return True
             if e.avail:
-                self._available(e, timestamp)  # type: ignore[arg-type]
+                self._available(e, timestamp)
             if state != e.valid:
                 if e.activity:
                     dev.changed_at = timestamp
                     dev.changed_clock = self._gap_clock
                     if e.valid is not None:
                         dev.changes += 1
-                        since = timestamp - self._day_start  # type: ignore[operator]
-                        if timestamp >= self._shift_at:  # type: ignore[operator]
+                        since = timestamp - self._day_start
+                        if timestamp >= self._shift_at:
                             since += self._shift
                         hour = int(since / 3600.0)
                         if not 0 <= hour < HOURS:  # pragma: no cover - odd zones only
@@ -480,19 +503,20 @@ class TelemetryAggregator:
                         self._home_hours[hour] += 1
                         self._home_changes += 1
                         if e.numeric:
-                            if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                            if timestamp - e.changed < FLAP_SECONDS:
                                 dev.flaps += 1
                         else:
                             dev.binary_changes += 1
-                            if timestamp - e.changed < FLAP_SECONDS:  # type: ignore[operator]
+                            if timestamp - e.changed < FLAP_SECONDS:
                                 dev.flaps += 1
                                 dev.binary_flaps += 1
-                e.valid = state  # type: ignore[assignment]
-                e.changed = timestamp  # type: ignore[assignment]
+                e.valid = state
+                e.changed = timestamp
                 if not e.numeric:
                     return True
+                value: float | None  # e.value's type; a bare annotation costs nothing
                 try:
-                    value = float(state) * e.scale  # type: ignore[arg-type]
+                    value = float(state) * e.scale
                 except ValueError:
                     return self._not_a_number(e, None)
                 if not -VALUE_LIMIT <= value <= VALUE_LIMIT:
@@ -504,7 +528,7 @@ class TelemetryAggregator:
                     self._meter(e, value)
                 channel = e.channel
                 if channel is not None:
-                    channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
+                    channel.add(value, timestamp - self._day_start)
                 return True
         elif e.avail:
             return True  # still unavailable or unknown
@@ -514,12 +538,12 @@ class TelemetryAggregator:
             if e.activity:
                 dev.numeric_reports += 1
                 dev.numeric_repeats += 1
-                run = timestamp - e.changed  # type: ignore[operator]
+                run = timestamp - e.changed
                 if run > dev.frozen_max:  # noqa: PLR1730
                     dev.frozen_max = run
             channel = e.channel
             if channel is not None:
-                channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
+                channel.add(value, timestamp - self._day_start)
         return True
 
     def _burst(self, dev: _Device, timestamp: float) -> None:
@@ -546,6 +570,7 @@ class TelemetryAggregator:
         numeric entity re-reported its current value (repeats, how long it stayed
         unchanged, a reading on its channel). Return False when skipped; never raises.
         """
+        e: _Entity | None
         try:
             e = self._entities.get(entity_id)  # type: ignore[call-overload]
         except TypeError:  # unhashable
@@ -560,8 +585,8 @@ class TelemetryAggregator:
             if timestamp is None:
                 self._odd[_BAD_TIME] += 1
                 return False
-        if not self._now <= timestamp < self._day_end:  # type: ignore[operator]
-            timestamp = self._off_clock(timestamp)  # type: ignore[arg-type]
+        if not self._now <= timestamp < self._day_end:
+            timestamp = self._off_clock(timestamp)
             if timestamp is None:
                 return False
         self._now = timestamp
@@ -569,8 +594,8 @@ class TelemetryAggregator:
         self._home_reports += 1
         dev = e.device
         dev.reported += 1
-        if timestamp - dev.last_seen > BURST_SECONDS:  # type: ignore[operator]
-            self._burst(dev, timestamp)  # type: ignore[arg-type]
+        if timestamp - dev.last_seen > BURST_SECONDS:
+            self._burst(dev, timestamp)
         dev.last_seen = timestamp
         value = e.value
         if e.avail or value is None or e.state != e.valid:
@@ -578,12 +603,12 @@ class TelemetryAggregator:
         if e.activity:
             dev.numeric_reports += 1
             dev.numeric_repeats += 1
-            run = timestamp - e.changed  # type: ignore[operator]
+            run = timestamp - e.changed
             if run > dev.frozen_max:  # noqa: PLR1730
                 dev.frozen_max = run
         channel = e.channel
         if channel is not None:
-            channel.add(value, timestamp - self._day_start)  # type: ignore[operator]
+            channel.add(value, timestamp - self._day_start)
         return True
 
     def mark_gap(self, start: object, end: object) -> bool:
@@ -1210,8 +1235,8 @@ def _merged(
     event_times: np.ndarray,
     reports: ReportColumns | None,
     gaps: Sequence[tuple[float, float]],
-    rows: Iterable[tuple],
-) -> Iterable[tuple[int, tuple]]:
+    rows: Iterable[tuple[Any, ...]],
+) -> Iterable[tuple[int, tuple[Any, ...]]]:
     """Yield (kind, row) for events, reports and gaps in the order they happened.
 
     Without reports or gaps this is the events alone (the fast path). Ties: a gap
@@ -1283,7 +1308,7 @@ def _as_time(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     except OverflowError, TypeError, ValueError:
         return None
 
@@ -1326,7 +1351,7 @@ def _real(value: object, missing: float) -> float:
         or not math.isfinite(value)
     ):
         raise ValueError(f"expected a finite number, got {value!r}")
-    return float(value) if isinstance(value, float) else value  # type: ignore[return-value]
+    return float(value) if isinstance(value, float) else value
 
 
 def _count(value: object) -> int:

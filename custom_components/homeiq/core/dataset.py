@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import json
 import math
 import re
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, cast
 
 import numpy as np
 
@@ -105,7 +105,7 @@ class EventColumns(NamedTuple):
     last_changed: np.ndarray
     last_updated: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         """Return the number of events (not the number of columns)."""
         return len(self.last_updated)
 
@@ -132,7 +132,7 @@ class ReportColumns(NamedTuple):
     entity_id: np.ndarray
     time: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         """Return the number of reports (not the number of columns)."""
         return len(self.time)
 
@@ -153,7 +153,7 @@ def _object(value: object, where: str) -> Mapping[str, Any]:
 def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
     value = obj.get(key, [])
     _require(isinstance(value, list), where, f"'{key}' must be a list")
-    return value
+    return cast("list[Any]", value)
 
 
 def _str(
@@ -704,7 +704,7 @@ def _home_entry(obj: object, where: str) -> HomeEntry:
         home_id,  # type: ignore[arg-type]
         _relative_path(data, "inventory", where),  # type: ignore[arg-type]
         _relative_path(data, "events", where),  # type: ignore[arg-type]
-        n_events,  # type: ignore[arg-type]
+        n_events,
         start,
         end,
         _relative_path(data, "labels", where, optional=True),
@@ -731,7 +731,7 @@ def parse_gaps(
     """Validate a list of [start, end] times: sorted, disjoint, inside the window."""
     _require(isinstance(value, list), where, "expected a list of [start, end] pairs")
     gaps = []
-    for i, item in enumerate(value):  # type: ignore[arg-type]
+    for i, item in enumerate(cast("list[Any]", value)):
         here = f"{where}[{i}]"
         _require(
             isinstance(item, list) and len(item) == 2, here, "expected [start, end]"
@@ -779,7 +779,7 @@ def _relative_path(
     obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False
 ) -> str | None:
     """Return a path that stays inside the dataset directory."""
-    path = _str(obj, key, where, optional=optional)
+    path: str | None = _str(obj, key, where, optional=optional)
     if path is None:
         return None
     parts = path.split("/")

@@ -72,11 +72,14 @@ def risk(model: Model, rows: np.ndarray, *, target: int | None = None) -> np.nda
     prediction = model.predict(rows)
     if prediction.probabilities is not None:
         p = np.asarray(prediction.probabilities, dtype=np.float64)
+        column: np.ndarray
         if target is not None:
-            return p[:, target]
-        if p.shape[1] == 2:
-            return p[:, 1]
-        return p.max(axis=1)
+            column = p[:, target]
+        elif p.shape[1] == 2:
+            column = p[:, 1]
+        else:
+            column = p.max(axis=1)
+        return column
     if prediction.scores is not None:
         return -np.asarray(prediction.scores, dtype=np.float64)
     values = np.asarray(prediction.values, dtype=np.float64)
@@ -140,7 +143,8 @@ def _targets(probabilities: np.ndarray | None) -> np.ndarray | None:
     p = np.asarray(probabilities)
     if p.shape[1] == 2:
         return np.ones(len(p), dtype=np.int64)
-    return np.argmax(p, axis=1)
+    targets: np.ndarray = np.argmax(p, axis=1)
+    return targets
 
 
 def _risk_of(model: Model, x: np.ndarray, targets: np.ndarray | None) -> np.ndarray:
@@ -148,7 +152,8 @@ def _risk_of(model: Model, x: np.ndarray, targets: np.ndarray | None) -> np.ndar
     if targets is None:
         return risk(model, x)
     p = np.asarray(model.predict(x).probabilities, dtype=np.float64)
-    return p[np.arange(len(p)), targets]
+    chosen: np.ndarray = p[np.arange(len(p)), targets]
+    return chosen
 
 
 # --- battery forecasts --------------------------------------------------------------

@@ -399,15 +399,18 @@ class _Window:
         return slice(max(stop - days, 0), stop)
 
     def col(self, name: str, rows: slice) -> np.ndarray:
-        return self.values[rows, :, FIELD_INDEX[name]]
+        column: np.ndarray = self.values[rows, :, FIELD_INDEX[name]]
+        return column
 
     def total(self, name: str, rows: slice) -> np.ndarray:
-        return np.nansum(self.col(name, rows), axis=0)
+        totals: np.ndarray = np.nansum(self.col(name, rows), axis=0)
+        return totals
 
     def observed(self, rows: slice) -> np.ndarray:
         """Return the days watched per device over `rows`."""
         seconds = self.present[rows] * self.days[rows, 2][:, None]
-        return seconds.sum(axis=0) / DAY
+        days: np.ndarray = seconds.sum(axis=0) / DAY
+        return days
 
     def rate(self, name: str, rows: slice) -> np.ndarray:
         return _div(self.total(name, rows), self.observed(rows))
@@ -451,7 +454,8 @@ class _Window:
         column = self.col(name, slice(None))
         if self.k == 0:
             return np.full(column.shape[1], np.nan)
-        return column[-1]
+        last: np.ndarray = column[-1]
+        return last
 
     def quantiles(self, rows: slice, *levels: float) -> list[np.ndarray]:
         """Return report-interval quantiles (s) from the daily histograms.
@@ -523,7 +527,8 @@ def _reduce(ufunc: np.ufunc, array: np.ndarray) -> np.ndarray:
     """Reduce along days ignoring NaN (fmax/fmin); NaN for an empty window."""
     if array.shape[0] == 0:
         return np.full(array.shape[1:], np.nan)
-    return ufunc.reduce(array, axis=0)
+    reduced: np.ndarray = ufunc.reduce(array, axis=0)
+    return reduced
 
 
 def _window(device_ids: Sequence[str], rollups: Sequence[DayRollup]) -> _Window:
@@ -883,7 +888,8 @@ def home_features(inventory: Inventory, rollups: Sequence[DayRollup]) -> np.ndar
     vector = {
         name: np.array([value], dtype=np.float64) for name, value in columns.items()
     }
-    return _assemble(HOME_SCHEMA, vector, 1)[0]
+    row: np.ndarray = _assemble(HOME_SCHEMA, vector, 1)[0]
+    return row
 
 
 def home_feature_rows(inventory: Inventory, rollups: Sequence[DayRollup]) -> np.ndarray:

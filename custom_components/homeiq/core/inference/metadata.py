@@ -5,6 +5,7 @@ hold JSON. The trainer writes them with `homeiq_trainer.onnx_export.export_onnx`
 """
 
 import json
+from typing import Any
 
 from .errors import ModelError
 
@@ -72,7 +73,7 @@ def class_labels(metadata: dict[str, str]) -> tuple[str | int, ...] | None:
     return tuple(labels)
 
 
-def _json_list(metadata: dict[str, str], key: str) -> list | None:
+def _json_list(metadata: dict[str, str], key: str) -> list[Any] | None:
     """Return the JSON list stored under `key`, None if absent."""
     raw = metadata.get(key)
     if raw is None:

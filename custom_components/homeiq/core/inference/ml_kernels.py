@@ -9,6 +9,7 @@ LinearClassifier, a LinearRegressor post_transform) are refused rather than gues
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,8 @@ def _scores(
             f"input has {x.shape[1]} columns, "
             f"coefficients expect {coefficients.shape[1]}"
         )
-    return x.astype(np.float64) @ coefficients.T + intercepts
+    scores: np.ndarray = x.astype(np.float64) @ coefficients.T + intercepts
+    return scores
 
 
 def _coefficients(attrs: Attrs, rows: int) -> np.ndarray:
@@ -193,7 +195,7 @@ def _label_encoder(attrs: Attrs, _opset: int) -> Kernel:
     values = _one_list(attrs, _LABEL_VALUES)
     if len(keys) != len(values):
         raise attrs.error(f"has {len(keys)} keys but {len(values)} values")
-    defaults = {
+    defaults: dict[np.dtype[Any], int | float | str] = {
         np.dtype(np.int64): attrs.integer("default_int64", -1),
         np.dtype(np.float32): attrs.number("default_float", -0.0),
         np.dtype(object): attrs.string("default_string", "_Unused"),

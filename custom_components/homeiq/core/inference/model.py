@@ -184,6 +184,7 @@ class Model:
         rows = len(_PROBE_ROWS)
         for name in self._roles.values():
             value = outputs[name]
+            size: int | None
             if isinstance(value, list):
                 size = len(value)
             else:

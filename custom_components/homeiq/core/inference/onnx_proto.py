@@ -10,6 +10,7 @@ value_info, training_info, local functions, which a node can still not call).
 
 from dataclasses import dataclass
 import math
+from typing import cast
 
 import numpy as np
 
@@ -116,6 +117,40 @@ _SHAPE: Schema = {1: Field("dim", Kind.MESSAGES)}
 _DIM: Schema = {1: Field("dim_value", Kind.INT), 2: Field("dim_param", Kind.BYTES)}
 
 type AttributeValue = float | int | bytes | np.ndarray | list[bytes]
+type Fields = dict[str, object]
+
+
+# Typed reads of a decoded message. Reader.message gives each field the type its
+# schema Kind decodes to (INT: int, FLOAT: float, BYTES: bytes, INTS and FLOATS: an
+# array, MESSAGE: Span, MESSAGES: list of Span, BYTES_LIST: list of bytes), so these
+# casts only state what it built.
+def _int(fields: Fields, name: str) -> int:
+    return cast("int", fields.get(name, 0))
+
+
+def _float(fields: Fields, name: str) -> float:
+    return cast("float", fields.get(name, 0.0))
+
+
+def _array(fields: Fields, name: str, dtype: type[np.generic]) -> np.ndarray:
+    """Return a packed numeric field (INTS, FLOATS), empty of `dtype` when absent."""
+    return cast("np.ndarray", fields.get(name, np.zeros(0, dtype)))
+
+
+def _bytes(fields: Fields, name: str) -> bytes:
+    return cast("bytes", fields.get(name, b""))
+
+
+def _span(fields: Fields, name: str) -> Span:
+    return cast("Span", fields[name])
+
+
+def _spans(fields: Fields, name: str) -> list[Span]:
+    return cast("list[Span]", fields.get(name, []))
+
+
+def _bytes_list(fields: Fields, name: str) -> list[bytes]:
+    return cast("list[bytes]", fields.get(name, []))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,31 +216,31 @@ def decode_model(data: bytes) -> ModelProto:
     if "graph" not in fields:
         raise ModelError("model has no graph")
     opsets: dict[str, int] = {}
-    for span in fields.get("opset_import", []):
+    for span in _spans(fields, "opset_import"):
         entry = reader.message(span, _OPSET)
-        domain = canonical_domain(text(entry.get("domain", b""), "opset domain"))
-        version = entry.get("version", 0)
+        domain = canonical_domain(text(_bytes(entry, "domain"), "opset domain"))
+        version = _int(entry, "version")
         if opsets.setdefault(domain, version) != version:
             raise ModelError(
                 f"opset of domain '{domain}' imported twice, as {opsets[domain]} "
                 f"and {version}"
             )
     metadata: dict[str, str] = {}
-    for span in fields.get("metadata_props", []):
+    for span in _spans(fields, "metadata_props"):
         entry = reader.message(span, _ENTRY)
-        key = text(entry.get("key", b""), "metadata key")
+        key = text(_bytes(entry, "key"), "metadata key")
         if key in metadata:
             raise ModelError(f"metadata key '{key}' appears twice")
-        metadata[key] = text(entry.get("value", b""), f"metadata '{key}'")
+        metadata[key] = text(_bytes(entry, "value"), f"metadata '{key}'")
     producer = " ".join(
-        text(fields.get(name, b""), "producer")
+        text(_bytes(fields, name), "producer")
         for name in ("producer_name", "producer_version")
     ).strip()
     return ModelProto(
-        ir_version=fields.get("ir_version", 0),
+        ir_version=_int(fields, "ir_version"),
         opsets=opsets,
         producer=producer,
-        graph=_graph(reader, fields["graph"]),
+        graph=_graph(reader, _span(fields, "graph")),
         metadata=metadata,
     )
 
@@ -215,11 +250,11 @@ def _graph(reader: Reader, span: Span) -> Graph:
     fields = reader.message(span, _GRAPH)
     if fields.get("sparse_initializer"):
         raise ModelError("sparse initializers are not supported")
-    node_spans = fields.get("node", [])
+    node_spans = _spans(fields, "node")
     if len(node_spans) > MAX_NODES:
         raise ModelError(f"graph has {len(node_spans):,} nodes, limit is {MAX_NODES:,}")
     initializers: dict[str, np.ndarray] = {}
-    for tensor_span in fields.get("initializer", []):
+    for tensor_span in _spans(fields, "initializer"):
         name, array = _tensor(reader, tensor_span, "initializer")
         if name in initializers:
             raise ModelError(f"initializer '{name}' appears twice")
@@ -227,18 +262,18 @@ def _graph(reader: Reader, span: Span) -> Graph:
     return Graph(
         nodes=tuple(_node(reader, s, i) for i, s in enumerate(node_spans)),
         initializers=initializers,
-        inputs=tuple(_value_info(reader, s) for s in fields.get("input", [])),
-        outputs=tuple(_value_info(reader, s) for s in fields.get("output", [])),
+        inputs=tuple(_value_info(reader, s) for s in _spans(fields, "input")),
+        outputs=tuple(_value_info(reader, s) for s in _spans(fields, "output")),
     )
 
 
 def _node(reader: Reader, span: Span, index: int) -> Node:
     """Decode one NodeProto."""
     fields = reader.message(span, _NODE)
-    op_type = text(fields.get("op_type", b""), f"op type of node {index}")
+    op_type = text(_bytes(fields, "op_type"), f"op type of node {index}")
     where = f"node {index} ({op_type})"
     attributes: dict[str, Attribute] = {}
-    for attribute_span in fields.get("attribute", []):
+    for attribute_span in _spans(fields, "attribute"):
         attribute = _attribute(reader, attribute_span, where)
         if attribute.name in attributes:
             raise ModelError(f"attribute '{attribute.name}' appears twice in {where}")
@@ -246,9 +281,13 @@ def _node(reader: Reader, span: Span, index: int) -> Node:
     return Node(
         index=index,
         op_type=op_type,
-        domain=canonical_domain(text(fields.get("domain", b""), f"domain of {where}")),
-        inputs=tuple(text(n, f"input of {where}") for n in fields.get("input", [])),
-        outputs=tuple(text(n, f"output of {where}") for n in fields.get("output", [])),
+        domain=canonical_domain(text(_bytes(fields, "domain"), f"domain of {where}")),
+        inputs=tuple(
+            text(n, f"input of {where}") for n in _bytes_list(fields, "input")
+        ),
+        outputs=tuple(
+            text(n, f"output of {where}") for n in _bytes_list(fields, "output")
+        ),
         attributes=attributes,
     )
 
@@ -256,31 +295,31 @@ def _node(reader: Reader, span: Span, index: int) -> Node:
 def _attribute(reader: Reader, span: Span, where: str) -> Attribute:
     """Decode one AttributeProto of the node described by `where`."""
     fields = reader.message(span, _ATTRIBUTE)
-    name = text(fields.get("name", b""), f"attribute name in {where}")
+    name = text(_bytes(fields, "name"), f"attribute name in {where}")
     if "g" in fields or "graphs" in fields or fields.get("type") in {A_GRAPH, A_GRAPHS}:
         raise ModelError(f"subgraph attribute '{name}' of {where} is not supported")
     if "ref_attr_name" in fields:
         raise ModelError(
             f"attribute '{name}' of {where} refers to a function attribute"
         )
-    kind = fields.get("type", 0)
+    kind = _int(fields, "type")
     value: AttributeValue
     if kind == A_FLOAT:
-        value = fields.get("f", 0.0)
+        value = _float(fields, "f")
     elif kind == A_INT:
-        value = fields.get("i", 0)
+        value = _int(fields, "i")
     elif kind == A_STRING:
-        value = fields.get("s", b"")
+        value = _bytes(fields, "s")
     elif kind == A_TENSOR:
         if "t" not in fields:
             raise ModelError(f"tensor attribute '{name}' of {where} has no tensor")
-        value = _tensor(reader, fields["t"], f"attribute '{name}' of {where}")[1]
+        value = _tensor(reader, _span(fields, "t"), f"attribute '{name}' of {where}")[1]
     elif kind == A_FLOATS:
-        value = fields.get("floats", np.zeros(0, np.float32))
+        value = _array(fields, "floats", np.float32)
     elif kind == A_INTS:
-        value = fields.get("ints", np.zeros(0, np.int64))
+        value = _array(fields, "ints", np.int64)
     elif kind == A_STRINGS:
-        value = fields.get("strings", [])
+        value = _bytes_list(fields, "strings")
     else:
         type_name = _ATTRIBUTE_TYPE_NAMES.get(kind, str(kind))
         raise ModelError(
@@ -292,18 +331,18 @@ def _attribute(reader: Reader, span: Span, where: str) -> Attribute:
 def _tensor(reader: Reader, span: Span, what: str) -> tuple[str, np.ndarray]:
     """Decode a TensorProto into (name, read-only array), checking its size first."""
     fields = reader.message(span, _TENSOR)
-    name = text(fields.get("name", b""), f"tensor name of {what}")
+    name = text(_bytes(fields, "name"), f"tensor name of {what}")
     label = f"tensor '{name}'" if name else f"tensor of {what}"
     if fields.get("data_location", 0) != 0 or "external_data" in fields:
         raise ModelError(f"{label} keeps its data in an external file")
     if "segment" in fields:
         raise ModelError(f"{label} is segmented")
-    data_type = fields.get("data_type", 0)
+    data_type = _int(fields, "data_type")
     dtype = DTYPES.get(data_type)
     if dtype is None:
         type_name = TYPE_NAMES.get(data_type, str(data_type))
         raise ModelError(f"{label} has data type {type_name}, which is not supported")
-    dims = [int(d) for d in fields.get("dims", np.zeros(0, np.int64))]
+    dims = [int(d) for d in _array(fields, "dims", np.int64)]
     if len(dims) > MAX_DIMS:
         raise ModelError(f"{label} has {len(dims)} dimensions, limit is {MAX_DIMS}")
     if any(d < 0 for d in dims):
@@ -368,10 +407,10 @@ def _tensor_data(
 def _value_info(reader: Reader, span: Span) -> ValueInfo:
     """Decode a graph input or output."""
     fields = reader.message(span, _VALUE_INFO)
-    name = text(fields.get("name", b""), "graph input or output name")
+    name = text(_bytes(fields, "name"), "graph input or output name")
     if "type" not in fields:
         return ValueInfo(name, "none")
-    type_fields = reader.message(fields["type"], _TYPE)
+    type_fields = reader.message(_span(fields, "type"), _TYPE)
     if "tensor_type" not in type_fields:
         kinds = [
             k
@@ -379,16 +418,16 @@ def _value_info(reader: Reader, span: Span) -> ValueInfo:
             if f"{k}_type" in type_fields
         ]
         return ValueInfo(name, kinds[0] if kinds else "none")
-    tensor = reader.message(type_fields["tensor_type"], _TENSOR_TYPE)
+    tensor = reader.message(_span(type_fields, "tensor_type"), _TENSOR_TYPE)
     shape = None
     if "shape" in tensor:
-        dims = reader.message(tensor["shape"], _SHAPE).get("dim", [])
+        dims = _spans(reader.message(_span(tensor, "shape"), _SHAPE), "dim")
         if len(dims) > MAX_DIMS:
             raise ModelError(
                 f"'{name}' has {len(dims)} dimensions, limit is {MAX_DIMS}"
             )
         shape = tuple(_dim(reader, d) for d in dims)
-    return ValueInfo(name, "tensor", tensor.get("elem_type", 0), shape)
+    return ValueInfo(name, "tensor", _int(tensor, "elem_type"), shape)
 
 
 def _dim(reader: Reader, span: Span) -> int | None:

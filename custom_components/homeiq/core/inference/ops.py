@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 import math
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .onnx_proto import (
 )
 from .wire import text
 
-type Value = np.ndarray | list[dict]
+type Value = np.ndarray | list[dict[Any, Any]]
 type Kernel = Callable[[Sequence[Value | None]], list[Value]]
 type Compiler = Callable[["Attrs", int], Kernel]
 
@@ -126,7 +127,9 @@ class Attrs:
         """Return a STRING attribute as text."""
         if not self.has(name):
             return default
-        return text(self._get(name, A_STRING), f"attribute '{name}' of {self.where}")
+        # onnx_proto decodes a STRING attribute to bytes; _get checked the kind.
+        raw = cast("bytes", self._get(name, A_STRING))
+        return text(raw, f"attribute '{name}' of {self.where}")
 
     def integers(self, name: str) -> np.ndarray | None:
         """Return an INTS attribute as an int64 array, None when absent."""

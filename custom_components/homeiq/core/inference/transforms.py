@@ -23,7 +23,8 @@ def logistic(scores: np.ndarray) -> np.ndarray:
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Return the softmax of each row."""
     exp = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
+    result: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return result
 
 
 def softmax_zero(scores: np.ndarray) -> np.ndarray:
@@ -36,7 +37,8 @@ def softmax_zero(scores: np.ndarray) -> np.ndarray:
     nonzero = np.abs(scores) > _ZERO
     exp = np.where(nonzero, np.exp(scores - top), scores * np.exp(-top))
     total = np.where(nonzero, exp, 0.0).sum(axis=-1, keepdims=True)
-    return exp / total
+    result: np.ndarray = exp / total
+    return result
 
 
 def apply(name: str, scores: np.ndarray) -> np.ndarray:

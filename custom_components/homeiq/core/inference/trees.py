@@ -409,7 +409,8 @@ class _NodeIndex:
                 f"{what} refers to node {node[i]} of tree {tree[i]}, "
                 "which does not exist"
             )
-        return self.order[position]
+        positions: np.ndarray = self.order[position]
+        return positions
 
 
 def _children(

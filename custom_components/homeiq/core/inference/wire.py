@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, auto
 import struct
+from typing import Any, cast
 
 import numpy as np
 
@@ -67,7 +68,7 @@ _WIRE_TYPE = {
     Kind.BYTES_LIST: LEN,
     Kind.MESSAGES: LEN,
 }
-_FIXED = {
+_FIXED: dict[Kind, tuple[int, int, np.dtype[Any]]] = {
     Kind.FLOATS: (I32, 4, np.dtype("<f4")),
     Kind.DOUBLES: (I64, 8, np.dtype("<f8")),
 }
@@ -160,7 +161,7 @@ class Reader:
         """
         start, end = span
         out: dict[str, object] = {}
-        lists: dict[str, list] = {}
+        lists: dict[str, list[object]] = {}
         pos = start
         while pos < end:
             self.charge(1)
@@ -212,7 +213,7 @@ class Reader:
         wire_type: int,
         pos: int,
         end: int,
-        lists: dict[str, list],
+        lists: dict[str, list[object]],
     ) -> int:
         """Decode one occurrence (or a run of them) of a repeated field."""
         parts = lists.setdefault(field.name, [])
@@ -237,7 +238,7 @@ class Reader:
             raise ModelError(f"field '{field.name}' has wire type {wire_type}")
         return self._fixed_run(key, kind, pos, end, parts)
 
-    def _bytes_run(self, key: int, pos: int, end: int, parts: list) -> int:
+    def _bytes_run(self, key: int, pos: int, end: int, parts: list[object]) -> int:
         """Decode consecutive records of one repeated bytes field."""
         data = self.data
         append = parts.append
@@ -286,7 +287,7 @@ class Reader:
             self.data, dtype=dtype, count=(end - start) // size, offset=start
         ).astype(dtype.newbyteorder("="))
 
-    def _varint_run(self, key: int, pos: int, end: int, parts: list) -> int:
+    def _varint_run(self, key: int, pos: int, end: int, parts: list[object]) -> int:
         """Decode a run of unpacked varint records sharing one tag (numpy past 8)."""
         data = self.data
         first, pos = self.varint(pos, end)
@@ -331,7 +332,9 @@ class Reader:
             window *= 2
         return pos
 
-    def _fixed_run(self, key: int, kind: Kind, pos: int, end: int, parts: list) -> int:
+    def _fixed_run(
+        self, key: int, kind: Kind, pos: int, end: int, parts: list[object]
+    ) -> int:
         """Decode a run of unpacked fixed-width records sharing a one-byte tag."""
         _, size, dtype = _FIXED[kind]
         if pos + size > end:
@@ -371,16 +374,19 @@ def _decode_varints(
         values[longer] |= byte << np.uint64(7 * shift)
         shift += 1
         longer = longer[lengths[longer] > shift]
-    return values.view(np.int64)
+    signed: np.ndarray = values.view(np.int64)
+    return signed
 
 
-def _join(parts: list) -> object:
+def _join(parts: list[object]) -> object:
     """Concatenate the decoded pieces of one repeated field."""
     if not parts or not isinstance(parts[0], np.ndarray):
         return parts
     if len(parts) == 1:
         return parts[0].astype(parts[0].dtype.newbyteorder("="), copy=True)
-    return np.concatenate(parts).astype(parts[0].dtype.newbyteorder("="), copy=False)
+    # A numeric field's pieces are all arrays: one field has one kind.
+    arrays = cast("list[np.ndarray]", parts)
+    return np.concatenate(arrays).astype(parts[0].dtype.newbyteorder("="), copy=False)
 
 
 def text(raw: bytes, what: str) -> str:
