@@ -293,14 +293,8 @@ def check_events_table(
         },
     )
     table = table.select(list(EVENT_COLUMNS))
-    for name in ("last_changed", "last_updated"):
-        if table.schema.field(name).type != TIME_TYPE:
-            table = table.set_column(
-                table.column_names.index(name), name, table[name].cast(TIME_TYPE)
-            )
-    for entity_id in _unique_strings(table["entity_id"]).to_pylist():
-        if entity_domain(entity_id) is None:
-            raise DatasetError(f"{where}: bad entity_id {entity_id!r}")
+    table = _utc_times(table, "last_changed", "last_updated")
+    _check_entity_ids(table, where)
     states = _unique_strings(table["state"])
     too_long = pc.greater(pc.utf8_length(states), MAX_STATE_LENGTH)
     if pc.any(too_long).as_py():
@@ -321,11 +315,7 @@ def check_events_table(
                 )
     changed = table["last_changed"].cast(pa.int64()).to_numpy()
     updated = table["last_updated"].cast(pa.int64()).to_numpy()
-    if len(updated) and (unsorted := np.diff(updated) < 0).any():
-        raise DatasetError(
-            f"{where}: events are not sorted by last_updated "
-            f"(row {_first_bad(unsorted) + 1})"
-        )
+    _check_sorted(updated, where, "events are not sorted by last_updated")
     if (late := changed > updated).any():
         raise DatasetError(
             f"{where}: row {_first_bad(late)} has last_changed after last_updated"
@@ -353,20 +343,34 @@ def check_reports_table(
             "time": (_is_utc_time, "timestamp with time zone UTC"),
         },
     )
-    table = table.select(list(REPORT_COLUMNS))
-    if table.schema.field("time").type != TIME_TYPE:
-        table = table.set_column(1, "time", table["time"].cast(TIME_TYPE))
-    for entity_id in _unique_strings(table["entity_id"]).to_pylist():
-        if entity_domain(entity_id) is None:
-            raise DatasetError(f"{where}: bad entity_id {entity_id!r}")
+    table = _utc_times(table.select(list(REPORT_COLUMNS)), "time")
+    _check_entity_ids(table, where)
     times = table["time"].cast(pa.int64()).to_numpy()
-    if len(times) and (unsorted := np.diff(times) < 0).any():
-        raise DatasetError(
-            f"{where}: reports are not sorted by time (row {_first_bad(unsorted) + 1})"
-        )
+    _check_sorted(times, where, "reports are not sorted by time")
     _check_window(times, where, "time", start, end)
     _check_gaps(times, where, "time", gaps)
     return table
+
+
+def _utc_times(table: pa.Table, *names: str) -> pa.Table:
+    """Return `table` with the time columns `names` as µs UTC."""
+    for name in names:
+        if table.schema.field(name).type != TIME_TYPE:
+            table = table.set_column(
+                table.column_names.index(name), name, table[name].cast(TIME_TYPE)
+            )
+    return table
+
+
+def _check_entity_ids(table: pa.Table, where: str) -> None:
+    for entity_id in _unique_strings(table["entity_id"]).to_pylist():
+        if entity_domain(entity_id) is None:
+            raise DatasetError(f"{where}: bad entity_id {entity_id!r}")
+
+
+def _check_sorted(micros: np.ndarray, where: str, problem: str) -> None:
+    if len(micros) and (unsorted := np.diff(micros) < 0).any():
+        raise DatasetError(f"{where}: {problem} (row {_first_bad(unsorted) + 1})")
 
 
 def _check_gaps(
