@@ -535,16 +535,20 @@ class TelemetryAggregator:
         # The current valid state again: a periodic report, or back from a dropout.
         value = e.value
         if value is not None:
-            if e.activity:
-                dev.numeric_reports += 1
-                dev.numeric_repeats += 1
-                run = timestamp - e.changed
-                if run > dev.frozen_max:  # noqa: PLR1730
-                    dev.frozen_max = run
-            channel = e.channel
-            if channel is not None:
-                channel.add(value, timestamp - self._day_start)
+            self._repeat(e, dev, value, timestamp)
         return True
+
+    def _repeat(self, e: _Entity, dev: _Device, value: float, timestamp: float) -> None:
+        """Count a numeric value reported again unchanged (a repeat, a frozen run)."""
+        if e.activity:
+            dev.numeric_reports += 1
+            dev.numeric_repeats += 1
+            run = timestamp - e.changed
+            if run > dev.frozen_max:  # noqa: PLR1730
+                dev.frozen_max = run
+        channel = e.channel
+        if channel is not None:
+            channel.add(value, timestamp - self._day_start)
 
     def _burst(self, dev: _Device, timestamp: float) -> None:
         """Count a new report; its interval runs from the previous report's start."""
@@ -600,15 +604,7 @@ class TelemetryAggregator:
         value = e.value
         if e.avail or value is None or e.state != e.valid:
             return True  # unavailable, or nothing numeric to repeat
-        if e.activity:
-            dev.numeric_reports += 1
-            dev.numeric_repeats += 1
-            run = timestamp - e.changed
-            if run > dev.frozen_max:  # noqa: PLR1730
-                dev.frozen_max = run
-        channel = e.channel
-        if channel is not None:
-            channel.add(value, timestamp - self._day_start)
+        self._repeat(e, dev, value, timestamp)
         return True
 
     def mark_gap(self, start: object, end: object) -> bool:
