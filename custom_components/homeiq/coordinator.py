@@ -96,7 +96,6 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         self.model_store = ModelStore(Path(hass.config.path(model_store.STORE_PATH)))
         # Uploads and rollbacks one at a time; a second upload meanwhile is refused.
         self.model_lock = asyncio.Lock()
-        self.rolled_back: dict[str, str] = {}  # file stem -> why it was rolled back
         self.watch_start = _watch_start(collector)
 
     @override
@@ -128,8 +127,12 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
 
     async def _async_roll_back_broken(self, stem: str, problem: str) -> None:
         LOGGER.error("Uploaded model %s %s; rolled back", stem, problem)
-        self.rolled_back[stem] = problem
-        await self.hass.async_add_executor_job(self.model_store.rollback, stem)
+        await self.hass.async_add_executor_job(self.model_store.rollback, stem, problem)
+
+    @property
+    def rolled_back(self) -> dict[str, str]:
+        """Return why model files were rolled back automatically (file stem -> why)."""
+        return self.model_store.rolled_back
 
     def canary_rows(self, name: str) -> np.ndarray:
         """Return the home's current feature rows for model file `name`."""
@@ -146,7 +149,6 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         running model keeps serving).
         """
         version = await self.hass.async_add_executor_job(self._install, name, data)
-        self.rolled_back.pop(name, None)
         await self.async_reload_models()
         self.hass.bus.async_fire(
             EVENT_MODEL_UPDATED, {"name": name, "version": version}
@@ -165,7 +167,6 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             previous = await self.hass.async_add_executor_job(
                 self.model_store.rollback, name
             )
-            self.rolled_back.pop(name, None)
             await self.async_reload_models()
         await self.async_refresh()
         return None if previous is None else previous.version

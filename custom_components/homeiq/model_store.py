@@ -1,8 +1,10 @@
 """HomeIQ's model store: the current and the previous upload of every model file.
 
 Lives in the config dir (`homeiq/models/`): `current/<name>.onnx`,
-`previous/<name>.onnx` and `index.json` (version, checksum, creation time per
-file). The shipped models are the fallback for every name nothing is stored for.
+`previous/<name>.onnx`, `index.json` (version, checksum, creation time per
+file) and `rolled_back.json` (why a file was rolled back automatically, so the
+repair that says so outlives a restart until a new upload or a manual rollback).
+The shipped models are the fallback for every name nothing is stored for.
 Every method here does file work: call it in the executor. Files and the index
 are written to a temporary name, flushed, then moved into place with os.replace,
 so a crash leaves either the old or the new version, never half of one.
@@ -38,6 +40,7 @@ MAX_MODEL_BYTES = 8 * 1024 * 1024
 CURRENT = "current"
 PREVIOUS = "previous"
 INDEX = "index.json"
+ROLLED_BACK = "rolled_back.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +127,11 @@ class ModelStore:
         self.current_dir = directory / CURRENT
         self.previous_dir = directory / PREVIOUS
         self.index: dict[str, dict[str, StoredVersion]] = {}
+        self.rolled_back: dict[str, str] = {}  # file stem -> why it was rolled back
 
     def load(self) -> None:
         """Read the index; a missing or unreadable one means nothing is stored."""
+        self.rolled_back = self._read_rolled_back()
         path = self.directory / INDEX
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -143,6 +148,19 @@ class ModelStore:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             LOGGER.warning("Model store index %s unreadable (%s): ignored", path, error)
             self.index = {}
+
+    def _read_rolled_back(self) -> dict[str, str]:
+        path = self.directory / ROLLED_BACK
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            LOGGER.warning("%s unreadable (%s): ignored", path, error)
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k): str(v) for k, v in raw.items() if k in NAMES}
 
     def current(self, name: str) -> StoredVersion | None:
         """Return the stored version of `name` in use, None for the shipped one."""
@@ -172,13 +190,16 @@ class ModelStore:
         os.replace(staged, target)
         versions[CURRENT] = new
         self._save_index()
+        self._note_rollback(name, None)
         return new.version
 
-    def rollback(self, name: str) -> StoredVersion | None:
+    def rollback(self, name: str, problem: str | None = None) -> StoredVersion | None:
         """Put the previous version of `name` back; the current one is discarded.
 
-        Without a previous version the shipped default takes over (returns None).
-        Raises KeyError when nothing is stored for `name`.
+        `problem` says why, for an automatic rollback (kept until the next upload);
+        a manual one (None) forgets any earlier reason. Without a previous version
+        the shipped default takes over (returns None). Raises KeyError when nothing
+        is stored for `name`.
         """
         versions = self.index[name]
         target = self.current_dir / f"{name}.onnx"
@@ -190,7 +211,18 @@ class ModelStore:
             target.unlink(missing_ok=True)
             del self.index[name]
         self._save_index()
+        self._note_rollback(name, problem)
         return previous
+
+    def _note_rollback(self, name: str, problem: str | None) -> None:
+        if problem is None and name not in self.rolled_back:
+            return
+        if problem is None:
+            del self.rolled_back[name]
+        else:
+            self.rolled_back[name] = problem
+        text = json.dumps(self.rolled_back, indent=1)
+        _write(self.directory / ROLLED_BACK, text.encode())
 
     def _save_index(self) -> None:
         raw = {

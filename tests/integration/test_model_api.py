@@ -285,6 +285,14 @@ async def test_the_store_survives_a_reload_and_a_broken_file_rolls_back(
     assert issue is not None
     assert "failed to load" in issue.translation_placeholders["problem"]
 
+    # The repair outlives a restart: the reason is kept with the store.
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(
+        DOMAIN, "model_rolled_back_device_failure"
+    )
+    assert hass.states.get(VERSION).state == "model 2026-11-30"
+
     assert (await _upload(client, second))[0] == HTTPStatus.OK
     await hass.async_block_till_done()
     assert (
@@ -326,12 +334,33 @@ async def test_a_model_that_fails_at_scoring_time_is_rolled_back(
     assert "failed to score" in coordinator.rolled_back["device_failure"]
     assert set(coordinator.rolled_back) == {"device_failure"}
 
+    # Rolling home_type back by hand raises no repair and keeps the other reason.
+    await hass.services.async_call(
+        DOMAIN, "rollback_model", {"name": "home_type"}, blocking=True
+    )
+    assert set(coordinator.rolled_back) == {"device_failure"}
+    await hass.async_block_till_done()
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, "model_rolled_back_home_type")
+        is None
+    )
+
 
 async def test_a_corrupt_index_means_nothing_stored(tmp_path: Path) -> None:
     (tmp_path / "index.json").write_text("{not json")
     store = model_store.ModelStore(tmp_path)
     store.load()
     assert store.index == {}
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+async def test_an_unreadable_rollback_record_means_no_repair(
+    tmp_path: Path, text: str
+) -> None:
+    (tmp_path / "rolled_back.json").write_text(text)
+    store = model_store.ModelStore(tmp_path)
+    store.load()
+    assert store.rolled_back == {}
 
 
 def test_metrics_are_reported_as_json() -> None:
