@@ -19,6 +19,7 @@ from homeiq_core.dataset import (
     write_rollups_json,
 )
 from homeiq_core.rollups import DayRollup
+from homeiq_trainer import validate
 from homeiq_trainer.dataset import (
     FORMATS,
     DatasetWriter,
@@ -398,3 +399,19 @@ def test_the_manifest_writes_version_3_fields() -> None:
     assert written["n_days"] == 2
     assert written["events"] is None
     assert np.isclose(entry.end - entry.start, 2 * DAY)
+
+
+def test_statistics_read_a_home_of_rollups_like_its_events(
+    tmp_path: Path,
+    synthetic: SyntheticHome,
+    rollups: list[DayRollup],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(validate, "WARM_UP_DAYS", 1)  # the home has four days
+    with_rollups = read_dataset(write(tmp_path / "r", synthetic, rollups))
+    with_events = read_dataset(write(tmp_path / "e", synthetic, None, events=True))
+
+    of_rollups = validate.kind_statistics(with_rollups)
+
+    assert of_rollups
+    assert repr(of_rollups) == repr(validate.kind_statistics(with_events))
