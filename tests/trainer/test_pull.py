@@ -455,3 +455,14 @@ def test_the_command_pulls_and_never_prints_the_token(
     with pytest.raises(SystemExit):
         main([*argv, "--max-bytes", "0"])
     assert "--max-bytes must be positive" in capsys.readouterr().err
+
+
+def test_json_answers_cut_short_or_not_json_are_handled(server: Server) -> None:
+    status = json.dumps({"model_version": "rules"}).encode()
+    server.answers = [Answer(status, send=5), Answer(b"<html>proxy</html>")]
+    logs: list[str] = []
+
+    with pytest.raises(CommandError, match="the answer is not JSON"):
+        client(server, logs).status()
+    assert "IncompleteRead" in logs[0]
+    assert len(server.paths) == 2

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from homeiq_core.dataset import DatasetError
 from homeiq_trainer.dataset import DatasetWriter, read_dataset
 from homeiq_trainer.generate import generate_dataset
 from homeiq_trainer.models.extract import CACHE_DIR, extract
@@ -100,3 +101,15 @@ def test_the_cache_of_a_rollups_home_follows_its_file(
     assert again[1].identity == first[1].identity
     assert len(list((root / CACHE_DIR).glob("*.npz"))) == 3
     assert not np.array_equal(again[0].device_x, first[0].device_x, equal_nan=True)
+
+
+def test_a_missing_rollups_file_is_a_clear_error(
+    from_events: Path, tmp_path: Path
+) -> None:
+    root = rollups_dataset(from_events, tmp_path / "rollups")
+    entry = read_dataset(root).manifest.homes[0]
+    assert entry.rollups is not None
+    (root / entry.rollups).unlink()
+
+    with pytest.raises(DatasetError, match=r"rollups\.json: file is missing"):
+        extract([root], progress=False)
