@@ -1,8 +1,9 @@
 """The HomeIQ dataset format: its vocabulary, typed records and validators.
 
 docs/data-format.md is the specification. This module is pure Python so that the
-integration (which exports datasets as JSON lines) and the trainer (which also reads
-and writes Parquet, in `homeiq_trainer.dataset`) validate with the same code. Every
+integration (which exports datasets of JSON files: inventory, labels, daily rollups)
+and the trainer (which also reads and writes Parquet, in `homeiq_trainer.dataset`)
+validate with the same code. Every
 validator raises `DatasetError` naming the file, the field and what is wrong.
 """
 
