@@ -18,6 +18,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import async_register_admin_service
 import probatio as vol
 
 from .const import (
@@ -82,7 +83,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=ROLLBACK_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
-    hass.services.async_register(
+    # It writes the home's data to disk: admins only, as the API.
+    async_register_admin_service(
+        hass,
         DOMAIN,
         SERVICE_EXPORT_DATASET,
         _export_dataset,

@@ -14,8 +14,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceValidationError,
+    Unauthorized,
+)
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 import numpy as np
@@ -322,6 +326,20 @@ async def test_non_admins_bad_flags_and_an_unloaded_homeiq_are_refused(
     with pytest.raises(ServiceValidationError) as error:
         await call(hass, "export_dataset", {})
     assert error.value.translation_key == "not_loaded"
+
+
+async def test_the_action_is_for_admins_only(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, hass_read_only_user: MockUser
+) -> None:
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "export_dataset",
+            {},
+            blocking=True,
+            return_response=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )
 
 
 async def test_the_action_needs_a_loaded_entry(hass: HomeAssistant) -> None:
