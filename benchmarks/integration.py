@@ -26,6 +26,7 @@ entity registries. Figures, each against the same loop without HomeIQ:
 import argparse
 import asyncio
 from collections.abc import Mapping
+import cProfile
 import gc
 from pathlib import Path
 import sys
@@ -145,14 +146,79 @@ def stored_state(inventory, days: int) -> dict:
     }
 
 
-async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
+async def timed_setup(
+    hass: HomeAssistant, entry_id: str, profile: str | None
+) -> tuple[float, dict[str, float]]:
+    """Set the entry up; return the seconds and the seconds of each phase.
+
+    The phases are timed by wrapping the set-up's own steps; with `profile`, the
+    whole set-up is written there as cProfile statistics.
+    """
+    from custom_components.homeiq.collector import Collector  # noqa: PLC0415
+    from custom_components.homeiq.coordinator import HomeIQCoordinator  # noqa: PLC0415
+    from custom_components.homeiq.storage import HomeIQStore  # noqa: PLC0415
+
+    phases: dict[str, float] = {}
+    originals = []
+
+    def wrap(owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+
+        setattr(owner, name, timed)
+
+    wrap(HomeIQStore, "async_load_state", "reading the store")
+    wrap(Collector, "async_restore", "restoring the telemetry")
+    wrap(
+        HomeIQCoordinator,
+        "async_config_entry_first_refresh",
+        "first scoring (models, live states, executor)",
+    )
+    wrap(
+        hass.config_entries,
+        "async_forward_entry_setups",
+        "platforms adding entities",
+    )
+    profiler = cProfile.Profile() if profile else None
+    t = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    try:
+        assert await hass.config_entries.async_setup(entry_id)
+        await hass.async_block_till_done()
+    finally:
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        for owner, name, original in originals:
+            if isinstance(owner, type):
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+    total = time.perf_counter() - t
+    phases["rest (HA's set-up, listeners, back-fill check)"] = total - sum(
+        phases.values()
+    )
+    return total, phases
+
+
+async def main(  # noqa: PLR0915 - one report
+    devices: int, days: int, profile: str | None = None, *, events_too: bool = True
+) -> None:
     with tempfile.TemporaryDirectory() as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             entity_ids = add_home(hass, devices)
             await hass.async_block_till_done()
 
-            bare = await paced_events(hass, entity_ids)
+            bare = await paced_events(hass, entity_ids) if events_too else 1.0
             # Real homes always have a state_changed listener (the recorder, the
             # history, automations), so HA builds each event object anyway: the
             # baseline has a no-op listener for both events HomeIQ listens to.
@@ -160,7 +226,7 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
                 hass.bus.async_listen(event, _ignore, event_filter=_everything)
                 for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
             ]
-            baseline = await paced_events(hass, entity_ids)
+            baseline = await paced_events(hass, entity_ids) if events_too else 1.0
             for stop in stops:
                 stop()
 
@@ -178,7 +244,7 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
             await hass.async_block_till_done(wait_background_tasks=True)
             await asyncio.sleep(1)
             await hass.async_block_till_done()
-            with_homeiq = await paced_events(hass, entity_ids)
+            with_homeiq = await paced_events(hass, entity_ids) if events_too else 1.0
             events = RATE * SECONDS
             print(
                 f"event cost at {RATE}/s: bare HA {bare / events * 1e6:.1f} µs, "
@@ -195,12 +261,14 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
             await hass.async_block_till_done()
             await runtime.store.async_save(document)
 
+            startup, phases = await timed_setup(hass, entry.entry_id, profile)
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            gc.collect()
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            t = time.perf_counter()
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
-            startup = time.perf_counter() - t
             await asyncio.sleep(0.5)  # the first scoring's save is written
             await hass.async_block_till_done()
             gc.collect()
@@ -213,6 +281,8 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
                 f"start-up with {len(history)} days of stored rollups, {devices} "
                 f"devices: {startup:.2f} s (setting up `sun`: {sun_setup:.3f} s)"
             )
+            for name, seconds in phases.items():
+                print(f"  {name}: {seconds:.2f} s")
             print(
                 f"memory held by HomeIQ: {held / 1e6:.1f} MB "
                 f"(peak during start-up {(peak - before) / 1e6:.0f} MB)"
@@ -281,5 +351,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--profile", help="write cProfile statistics of the start-up")
+    parser.add_argument(
+        "--no-events", action="store_true", help="skip the event-cost runs"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.devices, args.days))
+    asyncio.run(
+        main(args.devices, args.days, args.profile, events_too=not args.no_events)
+    )

@@ -203,8 +203,11 @@ class Collector:
         home = build_home(self.hass, self.selection)
         if home == self.home:
             return False
+        # The closed days carry over as they are (immutable), not through JSON.
+        state = self.aggregator.to_json(history=False)
+        state["history"] = list(self.aggregator.history)
         self.aggregator = TelemetryAggregator.from_json(
-            home.inventory, self.aggregator.to_json(), history_days=self.retention_days
+            home.inventory, state, history_days=self.retention_days
         )
         self.home = home
         self._watched = home.watched

@@ -949,10 +949,12 @@ class TelemetryAggregator:
 
     # --- persistence --------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, history: bool = True) -> dict[str, Any]:
         """Return the whole state as JSON, so a restart carries on where it stopped.
 
-        Floats are exact; a missing or not-yet-set number is null.
+        Floats are exact; a missing or not-yet-set number is null. Without
+        `history`, the closed days are left out (`"history": []`), for a caller
+        that stores them in its own form (`from_json` takes `DayRollup`s too).
         """
         devices = {}
         for device_id, device in zip(self._device_ids, self._devices, strict=True):
@@ -1019,7 +1021,9 @@ class TelemetryAggregator:
             },
             "devices": devices,
             "entities": entities,
-            "history": [rollup.to_json() for rollup in self._history],
+            "history": [rollup.to_json() for rollup in self._history]
+            if history
+            else [],
         }
 
     @classmethod
@@ -1079,7 +1083,9 @@ class TelemetryAggregator:
                 f" (known: 1, {STATE_VERSION})"
             )
         for item in obj["history"]:
-            self._history.append(DayRollup.from_json(item))
+            self._history.append(
+                item if isinstance(item, DayRollup) else DayRollup.from_json(item)
+            )
         self.days_closed = _count(obj["days_closed"])
         self._totals = [_count(obj["totals"].get(name, 0)) for name in COUNTERS]
         self._odd = [_count(obj["counters"].get(name, 0)) for name in COUNTERS]
