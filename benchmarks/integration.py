@@ -41,12 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from homeassistant import loader  # noqa: E402
+from homeassistant.components.sensor import SensorEntity  # noqa: E402
 from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED  # noqa: E402
 from homeassistant.core import Event, HomeAssistant, callback  # noqa: E402
 from homeassistant.helpers import device_registry as dr, entity_registry as er  # noqa: E402
 from homeassistant.setup import async_setup_component  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # noqa: E402
     MockConfigEntry,
+    MockEntityPlatform,
     async_test_home_assistant,
 )
 
@@ -125,6 +127,67 @@ async def paced_run(hass: HomeAssistant, entity_ids: list[str]) -> float:
         if delay > 0:
             await asyncio.sleep(delay)
     return time.thread_time() - start_cpu
+
+
+class PlainSensor(SensorEntity):
+    """A plain sensor on a device's page: what any integration's entity costs HA."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, device: dr.DeviceEntry, key: int) -> None:
+        """Link the entity to `device` as HomeIQ's are (device_entry)."""
+        self.device_entry = device
+        self._attr_unique_id = f"{device.id}_{key}"
+        self._attr_name = f"Plain {key}"
+        self._attr_native_value = 50.0
+        self._attr_native_unit_of_measurement = "%"
+
+
+async def plain_entities(hass: HomeAssistant, count: int) -> tuple[float, float]:
+    """Add `count` plain sensors spread over the devices; return (s, traced MB).
+
+    The baseline for HomeIQ's entities: the same number of entities, as bare as
+    an entity gets, linked to the same devices.
+    """
+    zha = hass.config_entries.async_entries("zha")[0]
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), zha.entry_id)
+
+    per_device = -(-count // len(devices))
+    entry = MockConfigEntry(domain="plain")
+    entry.add_to_hass(hass)
+
+    def platform() -> tuple[MockEntityPlatform, list[PlainSensor]]:
+        made = MockEntityPlatform(hass, domain="sensor", platform_name="plain")
+        made.config_entry = entry  # entities on a device belong to an entry
+        sensors = [
+            PlainSensor(devices[n // per_device], n % per_device) for n in range(count)
+        ]
+        return made, sensors
+
+    # Once to register them, then timed as at a restart (registered already).
+    first, entities = platform()
+    await first.async_add_entities(entities)
+    await hass.async_block_till_done()
+    await first.async_reset()
+    second, entities = platform()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t = time.perf_counter()
+    await second.async_add_entities(entities)
+    await hass.async_block_till_done()
+    seconds = time.perf_counter() - t
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(hass.states.async_entity_ids("sensor")) >= count
+    await second.async_reset()
+    registry = er.async_get(hass)
+    for entity in entities:
+        registry.async_remove(entity.entity_id)
+    await hass.async_block_till_done()
+    return seconds, held / 1e6
 
 
 def stored_state(inventory, days: int) -> dict:
@@ -230,6 +293,7 @@ async def main(  # noqa: PLR0915 - one report
             for stop in stops:
                 stop()
 
+            plain = await plain_entities(hass, 4 * devices + 7)
             t = time.perf_counter()
             assert await async_setup_component(hass, "sun", {})
             await hass.async_block_till_done()
@@ -274,7 +338,22 @@ async def main(  # noqa: PLR0915 - one report
             gc.collect()
             held, peak = tracemalloc.get_traced_memory()
             held -= before
+            snapshot = tracemalloc.take_snapshot()
+            by_file = snapshot.statistics("filename")
+            by_line = [
+                stat
+                for stat in snapshot.statistics("lineno")
+                if "custom_components/homeiq" in stat.traceback[0].filename
+            ][:6]
             tracemalloc.stop()
+            ours = sum(
+                stat.size
+                for stat in by_file
+                if "custom_components/homeiq" in stat.traceback[0].filename
+            )
+            numpy_held = sum(
+                stat.size for stat in by_file if "/numpy/" in stat.traceback[0].filename
+            )
             runtime = entry.runtime_data
             history = runtime.collector.aggregator.history
             print(
@@ -283,10 +362,30 @@ async def main(  # noqa: PLR0915 - one report
             )
             for name, seconds in phases.items():
                 print(f"  {name}: {seconds:.2f} s")
+            enabled = sum(
+                1
+                for item in er.async_entries_for_config_entry(
+                    er.async_get(hass), entry.entry_id
+                )
+                if item.disabled_by is None
+            )
+            print(
+                f"  baseline: HA adds {4 * devices + 7} plain sensors in "
+                f"{plain[0]:.2f} s, holding {plain[1]:.1f} MB (HomeIQ adds "
+                f"{enabled} enabled entities)"
+            )
             print(
                 f"memory held by HomeIQ: {held / 1e6:.1f} MB "
-                f"(peak during start-up {(peak - before) / 1e6:.0f} MB)"
+                f"(peak during start-up {(peak - before) / 1e6:.0f} MB); allocated "
+                f"in HomeIQ's code {ours / 1e6:.1f} MB, in numpy "
+                f"{numpy_held / 1e6:.1f} MB, the rest in HA and Python"
             )
+            for stat in by_line:
+                frame = stat.traceback[0]
+                print(
+                    f"  {stat.size / 1e6:5.1f} MB "
+                    f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno}"
+                )
 
             now = time.time()
             coordinator = runtime.coordinator

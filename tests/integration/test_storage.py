@@ -164,7 +164,7 @@ async def test_closed_days_are_stored_packed_and_read_back_exactly(
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    for hour in range(30):
+    for hour in range(50):
         freezer.tick(timedelta(hours=1))
         hass.states.async_set("sensor.washer_plug_power", str(hour % 5))
         hass.states.async_set("sensor.kitchen_motion_battery", str(80 - hour / 10))
@@ -178,7 +178,14 @@ async def test_closed_days_are_stored_packed_and_read_back_exactly(
 
     await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
-    assert loaded_entry.runtime_data.collector.aggregator.history == history
+    restored = loaded_entry.runtime_data.collector.aggregator.history
+    assert restored == history
+    assert len(restored) >= 2
+    # One string per device id, shared by every restored day.
+    assert all(
+        a is b
+        for a, b in zip(restored[0].device_ids, restored[-1].device_ids, strict=True)
+    )
 
 
 async def test_layout_1_2_with_days_in_json_form_is_read(
