@@ -146,7 +146,7 @@ def pack_rollup(rollup: DayRollup) -> dict[str, Any]:
         "packed": {
             "device_ids": list(rollup.device_ids),
             "values": _encode(rollup.values),
-            "hours": _encode(rollup.hours),
+            "hours": _encode(rollup.hours.astype(np.int64)),  # layout 1.3's
         },
     }
 

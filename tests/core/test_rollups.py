@@ -48,7 +48,7 @@ def test_rollups_round_trip_through_json_text_exactly() -> None:
         # Bit for bit, signed zero and NaN positions included.
         assert before.values.tobytes() == after.values.tobytes()
         assert after.values.dtype == np.float64
-        assert after.hours.dtype == np.int64
+        assert after.hours.dtype == before.hours.dtype == np.int32
     assert rollups[0].device("climate1")["value_min"] == 0.0
     assert math.copysign(1, rollups[0].device("climate1")["value_min"]) == -1
 
@@ -222,6 +222,7 @@ def test_version_1_rows_are_widened_as_from_json_does() -> None:
         (lambda h, i, v, o: (h, i, v, o[:, :-1]), "hour counts"),
         (lambda h, i, v, o: (h, i, v, o.astype(np.float64)), "hour counts"),
         (lambda h, i, v, o: (h, i, v, o - 1), "non-negative"),
+        (lambda h, i, v, o: (h, i, v, o.astype(np.int64) + 2**31), "beyond int32"),
         (lambda h, i, v, o: ({**h, "format": "x"}, i, v, o), "format"),
         (lambda h, i, v, o: ({**h, "start": None}, i, v, o), "start"),
     ],

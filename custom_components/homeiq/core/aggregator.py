@@ -56,6 +56,7 @@ from .rollups import (
     DEVICE_FIELDS,
     FIELD_INDEX,
     HOURS,
+    HOURS_DTYPE,
     INTERVAL_BINS,
     INTERVAL_EDGES,
     LONG_DAYS,
@@ -865,7 +866,7 @@ class TelemetryAggregator:
         watched_from = max(self._day_start, self._watch_from)
         gap_s = self._gap_seconds(watched_from, self._day_end)
         hours = np.array(
-            [device.hours for device in self._devices], dtype=np.int64
+            [device.hours for device in self._devices], dtype=HOURS_DTYPE
         ).reshape(len(self._devices), HOURS)
         home_hours = np.array(self._home_hours, dtype=np.int64)
         for array in (values, hours, home_hours):
