@@ -14,9 +14,12 @@ entity registries. Figures, each against the same loop without HomeIQ:
 - **scoring**: the coordinator's executor job (`core.health.score_home`, numpy) for
   every device with `--days` days of rollups, rules only, best of 5.
 - **memory**: traced Python allocations HomeIQ holds once loaded with `--days` days
-  of rollups (tracemalloc, so only what HomeIQ's objects keep).
-- **start-up**: setting the config entry up from stored telemetry of `--days` days
-  (read, restore, first scoring, entities), against setting up HA's `sun`.
+  of rollups (tracemalloc, so only what HomeIQ's objects keep), split by where they
+  were allocated, against what HA holds for as many plain sensors.
+- **start-up**: setting the config entry up from stored telemetry of `--days` days,
+  phase by phase (read, restore, first scoring, entities), against setting up HA's
+  `sun`, and HA adding as many plain sensors on the same devices (the baseline for
+  the entities); `--profile FILE` writes cProfile statistics of it.
 - **back-fill fold**: folding recorder rows into a fresh aggregator (the CPU part of
   the back-fill), rows per second and the projected time for 30 days of a 150-device
   home at one report per entity per 10 minutes. Reading the recorder's database is

@@ -3,10 +3,11 @@
 Predictions need days of rollups; the recorder (HA's own database) usually holds
 ten days or more. A fresh aggregator replays them day by day (one chunk per day,
 read and folded in the recorder's executor, never on the event loop); the live
-collector keeps collecting meanwhile. At the end the back-filled aggregator
-catches up to the present from the recorder and replaces the live one, which
-loses at most the moments the recorder had not yet committed (about a second).
-Progress is saved and shown by a diagnostic sensor; it runs once.
+collector keeps collecting meanwhile. The hand-over counts every event once: the
+recorder is made to commit and is read up to a cut-off, while the collector keeps
+aside the live events from the cut-off on; those are folded in on the loop, and
+the back-filled aggregator replaces the live one. Progress is saved and shown by
+a diagnostic sensor; it runs once.
 """
 
 from collections.abc import Callable

@@ -20,7 +20,7 @@ from custom_components.homeiq import backfill
 from custom_components.homeiq.backfill import async_backfill
 from custom_components.homeiq.const import CONF_BACKFILL_DAYS, DOMAIN
 
-from .conftest import Home
+from .conftest import Home, add_device
 
 
 @pytest.fixture(autouse=True)
@@ -187,3 +187,51 @@ async def test_events_arriving_during_the_backfill_count_once(
     assert entry.runtime_data.collector.aggregator.history
     # The taps are closed: later events reach the live aggregator only.
     assert entry.runtime_data.collector._later is None
+
+
+@pytest.mark.parametrize("changed_at_read", [1, DAYS + 1])  # a whole day; the last
+async def test_an_inventory_change_during_the_backfill_keeps_live_telemetry(  # noqa: PLR0917 - fixtures and a case
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    changed_at_read: int,
+) -> None:
+    freezer.move_to(START - timedelta(minutes=30))
+    home: Home = await _home(hass)
+    await _record_history(hass, freezer)
+    freezer.move_to(START + timedelta(days=DAYS, minutes=10))
+    real = backfill._replay_chunk
+    reads: list[int] = []
+    entry = MockConfigEntry(
+        domain=DOMAIN, data={}, options={CONF_BACKFILL_DAYS: DAYS + 1}
+    )
+
+    async def add_a_device() -> None:
+        add_device(
+            hass,
+            home.zha,
+            "Cellar leak",
+            [("binary_sensor", "moisture", None, "off")],
+            via=home.hub,
+        )
+        assert entry.runtime_data.collector.async_rebuild()
+
+    def during(*args: Any) -> int:
+        reads.append(1)
+        if len(reads) == changed_at_read:
+            asyncio.run_coroutine_threadsafe(add_a_device(), hass.loop).result()
+        return real(*args)
+
+    monkeypatch.setattr(backfill, "_replay_chunk", during)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    live = entry.runtime_data.collector
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert "Inventory changed during back-fill" in caplog.text
+    assert entry.runtime_data.state["backfill"]["done"] is True
+    assert len(reads) == changed_at_read
+    # The live telemetry stays: no recorded day was taken over.
+    assert live.aggregator.history == ()
