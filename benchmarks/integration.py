@@ -14,9 +14,12 @@ entity registries. Figures, each against the same loop without HomeIQ:
 - **scoring**: the coordinator's executor job (`core.health.score_home`, numpy) for
   every device with `--days` days of rollups, rules only, best of 5.
 - **memory**: traced Python allocations HomeIQ holds once loaded with `--days` days
-  of rollups (tracemalloc, so only what HomeIQ's objects keep).
-- **start-up**: setting the config entry up from stored telemetry of `--days` days
-  (read, restore, first scoring, entities), against setting up HA's `sun`.
+  of rollups (tracemalloc, so only what HomeIQ's objects keep), split by where they
+  were allocated, against what HA holds for as many plain sensors.
+- **start-up**: setting the config entry up from stored telemetry of `--days` days,
+  phase by phase (read, restore, first scoring, entities), against setting up HA's
+  `sun`, and HA adding as many plain sensors on the same devices (the baseline for
+  the entities); `--profile FILE` writes cProfile statistics of it.
 - **back-fill fold**: folding recorder rows into a fresh aggregator (the CPU part of
   the back-fill), rows per second and the projected time for 30 days of a 150-device
   home at one report per entity per 10 minutes. Reading the recorder's database is
@@ -26,6 +29,7 @@ entity registries. Figures, each against the same loop without HomeIQ:
 import argparse
 import asyncio
 from collections.abc import Mapping
+import cProfile
 import gc
 from pathlib import Path
 import sys
@@ -40,12 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from homeassistant import loader  # noqa: E402
+from homeassistant.components.sensor import SensorEntity  # noqa: E402
 from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED  # noqa: E402
 from homeassistant.core import Event, HomeAssistant, callback  # noqa: E402
 from homeassistant.helpers import device_registry as dr, entity_registry as er  # noqa: E402
 from homeassistant.setup import async_setup_component  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # noqa: E402
     MockConfigEntry,
+    MockEntityPlatform,
     async_test_home_assistant,
 )
 
@@ -126,6 +132,67 @@ async def paced_run(hass: HomeAssistant, entity_ids: list[str]) -> float:
     return time.thread_time() - start_cpu
 
 
+class PlainSensor(SensorEntity):
+    """A plain sensor on a device's page: what any integration's entity costs HA."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, device: dr.DeviceEntry, key: int) -> None:
+        """Link the entity to `device` as HomeIQ's are (device_entry)."""
+        self.device_entry = device
+        self._attr_unique_id = f"{device.id}_{key}"
+        self._attr_name = f"Plain {key}"
+        self._attr_native_value = 50.0
+        self._attr_native_unit_of_measurement = "%"
+
+
+async def plain_entities(hass: HomeAssistant, count: int) -> tuple[float, float]:
+    """Add `count` plain sensors spread over the devices; return (s, traced MB).
+
+    The baseline for HomeIQ's entities: the same number of entities, as bare as
+    an entity gets, linked to the same devices.
+    """
+    zha = hass.config_entries.async_entries("zha")[0]
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), zha.entry_id)
+
+    per_device = -(-count // len(devices))
+    entry = MockConfigEntry(domain="plain")
+    entry.add_to_hass(hass)
+
+    def platform() -> tuple[MockEntityPlatform, list[PlainSensor]]:
+        made = MockEntityPlatform(hass, domain="sensor", platform_name="plain")
+        made.config_entry = entry  # entities on a device belong to an entry
+        sensors = [
+            PlainSensor(devices[n // per_device], n % per_device) for n in range(count)
+        ]
+        return made, sensors
+
+    # Once to register them, then timed as at a restart (registered already).
+    first, entities = platform()
+    await first.async_add_entities(entities)
+    await hass.async_block_till_done()
+    await first.async_reset()
+    second, entities = platform()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t = time.perf_counter()
+    await second.async_add_entities(entities)
+    await hass.async_block_till_done()
+    seconds = time.perf_counter() - t
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(hass.states.async_entity_ids("sensor")) >= count
+    await second.async_reset()
+    registry = er.async_get(hass)
+    for entity in entities:
+        registry.async_remove(entity.entity_id)
+    await hass.async_block_till_done()
+    return seconds, held / 1e6
+
+
 def stored_state(inventory, days: int) -> dict:
     """Return HomeIQ's storage document with `days` days of rollups."""
     now = time.time()
@@ -145,14 +212,79 @@ def stored_state(inventory, days: int) -> dict:
     }
 
 
-async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
+async def timed_setup(
+    hass: HomeAssistant, entry_id: str, profile: str | None
+) -> tuple[float, dict[str, float]]:
+    """Set the entry up; return the seconds and the seconds of each phase.
+
+    The phases are timed by wrapping the set-up's own steps; with `profile`, the
+    whole set-up is written there as cProfile statistics.
+    """
+    from custom_components.homeiq.collector import Collector  # noqa: PLC0415
+    from custom_components.homeiq.coordinator import HomeIQCoordinator  # noqa: PLC0415
+    from custom_components.homeiq.storage import HomeIQStore  # noqa: PLC0415
+
+    phases: dict[str, float] = {}
+    originals = []
+
+    def wrap(owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+
+        setattr(owner, name, timed)
+
+    wrap(HomeIQStore, "async_load_state", "reading the store")
+    wrap(Collector, "async_restore", "restoring the telemetry")
+    wrap(
+        HomeIQCoordinator,
+        "async_config_entry_first_refresh",
+        "first scoring (models, live states, executor)",
+    )
+    wrap(
+        hass.config_entries,
+        "async_forward_entry_setups",
+        "platforms adding entities",
+    )
+    profiler = cProfile.Profile() if profile else None
+    t = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    try:
+        assert await hass.config_entries.async_setup(entry_id)
+        await hass.async_block_till_done()
+    finally:
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        for owner, name, original in originals:
+            if isinstance(owner, type):
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+    total = time.perf_counter() - t
+    phases["rest (HA's set-up, listeners, back-fill check)"] = total - sum(
+        phases.values()
+    )
+    return total, phases
+
+
+async def main(  # noqa: PLR0915 - one report
+    devices: int, days: int, profile: str | None = None, *, events_too: bool = True
+) -> None:
     with tempfile.TemporaryDirectory() as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             entity_ids = add_home(hass, devices)
             await hass.async_block_till_done()
 
-            bare = await paced_events(hass, entity_ids)
+            bare = await paced_events(hass, entity_ids) if events_too else 1.0
             # Real homes always have a state_changed listener (the recorder, the
             # history, automations), so HA builds each event object anyway: the
             # baseline has a no-op listener for both events HomeIQ listens to.
@@ -160,10 +292,11 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
                 hass.bus.async_listen(event, _ignore, event_filter=_everything)
                 for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
             ]
-            baseline = await paced_events(hass, entity_ids)
+            baseline = await paced_events(hass, entity_ids) if events_too else 1.0
             for stop in stops:
                 stop()
 
+            plain = await plain_entities(hass, 4 * devices + 7)
             t = time.perf_counter()
             assert await async_setup_component(hass, "sun", {})
             await hass.async_block_till_done()
@@ -178,7 +311,7 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
             await hass.async_block_till_done(wait_background_tasks=True)
             await asyncio.sleep(1)
             await hass.async_block_till_done()
-            with_homeiq = await paced_events(hass, entity_ids)
+            with_homeiq = await paced_events(hass, entity_ids) if events_too else 1.0
             events = RATE * SECONDS
             print(
                 f"event cost at {RATE}/s: bare HA {bare / events * 1e6:.1f} µs, "
@@ -195,28 +328,67 @@ async def main(devices: int, days: int) -> None:  # noqa: PLR0915 - one report
             await hass.async_block_till_done()
             await runtime.store.async_save(document)
 
+            startup, phases = await timed_setup(hass, entry.entry_id, profile)
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            gc.collect()
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            t = time.perf_counter()
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
-            startup = time.perf_counter() - t
             await asyncio.sleep(0.5)  # the first scoring's save is written
             await hass.async_block_till_done()
             gc.collect()
             held, peak = tracemalloc.get_traced_memory()
             held -= before
+            snapshot = tracemalloc.take_snapshot()
+            by_file = snapshot.statistics("filename")
+            by_line = [
+                stat
+                for stat in snapshot.statistics("lineno")
+                if "custom_components/homeiq" in stat.traceback[0].filename
+            ][:6]
             tracemalloc.stop()
+            ours = sum(
+                stat.size
+                for stat in by_file
+                if "custom_components/homeiq" in stat.traceback[0].filename
+            )
+            numpy_held = sum(
+                stat.size for stat in by_file if "/numpy/" in stat.traceback[0].filename
+            )
             runtime = entry.runtime_data
             history = runtime.collector.aggregator.history
             print(
                 f"start-up with {len(history)} days of stored rollups, {devices} "
                 f"devices: {startup:.2f} s (setting up `sun`: {sun_setup:.3f} s)"
             )
+            for name, seconds in phases.items():
+                print(f"  {name}: {seconds:.2f} s")
+            enabled = sum(
+                1
+                for item in er.async_entries_for_config_entry(
+                    er.async_get(hass), entry.entry_id
+                )
+                if item.disabled_by is None
+            )
+            print(
+                f"  baseline: HA adds {4 * devices + 7} plain sensors in "
+                f"{plain[0]:.2f} s, holding {plain[1]:.1f} MB (HomeIQ adds "
+                f"{enabled} enabled entities)"
+            )
             print(
                 f"memory held by HomeIQ: {held / 1e6:.1f} MB "
-                f"(peak during start-up {(peak - before) / 1e6:.0f} MB)"
+                f"(peak during start-up {(peak - before) / 1e6:.0f} MB); allocated "
+                f"in HomeIQ's code {ours / 1e6:.1f} MB, in numpy "
+                f"{numpy_held / 1e6:.1f} MB, the rest in HA and Python"
             )
+            for stat in by_line:
+                frame = stat.traceback[0]
+                print(
+                    f"  {stat.size / 1e6:5.1f} MB "
+                    f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno}"
+                )
 
             now = time.time()
             coordinator = runtime.coordinator
@@ -281,5 +453,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--profile", help="write cProfile statistics of the start-up")
+    parser.add_argument(
+        "--no-events", action="store_true", help="skip the event-cost runs"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.devices, args.days))
+    asyncio.run(
+        main(args.devices, args.days, args.profile, events_too=not args.no_events)
+    )

@@ -3,10 +3,11 @@
 Predictions need days of rollups; the recorder (HA's own database) usually holds
 ten days or more. A fresh aggregator replays them day by day (one chunk per day,
 read and folded in the recorder's executor, never on the event loop); the live
-collector keeps collecting meanwhile. At the end the back-filled aggregator
-catches up to the present from the recorder and replaces the live one, which
-loses at most the moments the recorder had not yet committed (about a second).
-Progress is saved and shown by a diagnostic sensor; it runs once.
+collector keeps collecting meanwhile. The hand-over counts every event once: the
+recorder is made to commit and is read up to a cut-off, while the collector keeps
+aside the live events from the cut-off on; those are folded in on the loop, and
+the back-filled aggregator replaces the live one. Progress is saved and shown by
+a diagnostic sensor; it runs once.
 """
 
 from collections.abc import Callable
@@ -50,33 +51,93 @@ async def async_backfill(hass: HomeAssistant, entry: HomeIQConfigEntry) -> int:
     now = time.time()
     start = now - days * DAY
     replay = _Replay(inventory, collector.retention_days)
-    entity_ids = sorted(collector.home.watched)
+    reads = _Reads.of(inventory, sorted(collector.home.watched))
     read = 0
     chunk_start = start
-    while True:
-        chunk_end = min(chunk_start + DAY, time.time())
-        read += await recorder.async_add_executor_job(
-            _replay_chunk, hass, replay, entity_ids, chunk_start, chunk_end
-        )
+
+    def advance(chunk_end: float) -> None:
         progress["events"] = read
         progress["progress"] = round(
             100.0 * min((chunk_end - start) / max(now - start, 1.0), 1.0), 1
         )
-        if chunk_end >= now or collector.home.inventory is not inventory:
-            break
-        chunk_start = chunk_end
-    if replay.aggregator is None:
-        LOGGER.info("The recorder holds no history of the watched devices")
-    elif collector.home.inventory is inventory:
-        # Nothing moved meanwhile: the back-filled history takes over.
-        collector.aggregator = replay.aggregator
-        data.coordinator.watch_start = replay.start
-    else:
+
+    # Whole days first, while the live collector carries on alone.
+    while chunk_start + DAY < time.time() and collector.home.inventory is inventory:
+        read += await recorder.async_add_executor_job(
+            _replay_chunk, hass, replay, reads, chunk_start, chunk_start + DAY
+        )
+        chunk_start += DAY
+        advance(chunk_start)
+    if collector.home.inventory is not inventory:
         LOGGER.info("Inventory changed during back-fill; keeping live telemetry only")
+    else:
+        read += await _hand_over(hass, entry, replay, reads, chunk_start)
+        advance(now)
     progress["done"], progress["progress"] = True, 100.0
     data.coordinator.async_save()
     await data.coordinator.async_request_refresh()
     return read
+
+
+async def _hand_over(
+    hass: HomeAssistant,
+    entry: HomeIQConfigEntry,
+    replay: _Replay,
+    reads: _Reads,
+    chunk_start: float,
+) -> int:
+    """Read the rest up to a cut-off, then take over; return the states read.
+
+    Every event counts once: those before the cut-off come from the recorder
+    (committed before it is read), those at or after it are kept aside by the
+    collector meanwhile and folded in after, on the loop, just before the
+    back-filled telemetry replaces the live one.
+    """
+    data = entry.runtime_data
+    collector = data.collector
+    recorder = get_instance(hass)
+    cutoff = time.time()
+    with collector.tap(cutoff) as later:
+        await recorder.async_block_till_done()
+        read: int = await recorder.async_add_executor_job(
+            _replay_chunk, hass, replay, reads, chunk_start, cutoff
+        )
+        if collector.home.inventory is not replay.inventory:
+            LOGGER.info("Inventory changed during back-fill; keeping live telemetry")
+            return read
+        aggregator = replay.aggregator
+        if aggregator is None:
+            LOGGER.info("The recorder holds no history of the watched devices")
+            return read
+        for changed, entity_id, state, attributes, timestamp in later:
+            if changed:
+                aggregator.record(entity_id, state, attributes, timestamp)
+            else:
+                aggregator.report(entity_id, timestamp)
+        collector.aggregator = aggregator
+        data.coordinator.watch_start = replay.start
+    return read
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """The watched entities, split by whether their attributes are read.
+
+    The recorder decodes an entity's attributes (JSON) for each state read: for
+    most entities the aggregator never looks at them, so they are read without.
+    """
+
+    with_attributes: list[str]
+    without: list[str]
+
+    @classmethod
+    def of(cls, inventory: Inventory, entity_ids: list[str]) -> _Reads:
+        probe = TelemetryAggregator(inventory, start=0.0, history_days=1)
+        reads = [probe.reads_attributes(entity_id) for entity_id in entity_ids]
+        return cls(
+            with_attributes=[e for e, r in zip(entity_ids, reads, strict=True) if r],
+            without=[e for e, r in zip(entity_ids, reads, strict=True) if not r],
+        )
 
 
 @dataclass(slots=True)
@@ -106,33 +167,20 @@ class _Replay:
 def _replay_chunk(
     hass: HomeAssistant,
     replay: _Replay,
-    entity_ids: list[str],
+    reads: _Reads,
     start: float,
     end: float,
 ) -> int:
-    """Read one chunk of history and fold it in, in time order (executor)."""
-    if not entity_ids or end <= start:
+    """Read the states of [start, end) and fold them in, in time order (executor)."""
+    if end <= start:
         return 0
-    states = history.get_significant_states(
-        hass,
-        datetime.fromtimestamp(start, UTC),
-        datetime.fromtimestamp(end, UTC),
-        entity_ids=entity_ids,
-        include_start_time_state=False,
-        significant_changes_only=False,
-    )
     rows: list[tuple[float, str, str, Any]] = []
-    for entity_id, items in states.items():
-        for item in items:
-            if isinstance(item, State):
-                rows.append(
-                    (
-                        item.last_updated_timestamp,
-                        entity_id,
-                        item.state,
-                        item.attributes,
-                    )
-                )
+    for entity_ids, attributes in (
+        (reads.with_attributes, True),
+        (reads.without, False),
+    ):
+        if entity_ids:
+            rows.extend(_rows(hass, entity_ids, start, end, attributes=attributes))
     rows.sort(key=_time)
     if not rows and replay.aggregator is None:
         return 0
@@ -142,6 +190,42 @@ def _replay_chunk(
         record(entity_id, state, attributes, timestamp)
     aggregator.advance_to(end)
     return len(rows)
+
+
+def _rows(
+    hass: HomeAssistant,
+    entity_ids: list[str],
+    start: float,
+    end: float,
+    *,
+    attributes: bool,
+) -> list[tuple[float, str, str, Any]]:
+    """Return (time, entity id, state, attributes) of the states in [start, end).
+
+    The recorder reads after its start exclusive: a second earlier, then cut.
+    """
+    states = history.get_significant_states(
+        hass,
+        datetime.fromtimestamp(start - 1.0, UTC),
+        datetime.fromtimestamp(end, UTC),
+        entity_ids=entity_ids,
+        include_start_time_state=False,
+        significant_changes_only=False,
+        no_attributes=not attributes,
+    )
+    rows = []
+    for entity_id, items in states.items():
+        for item in items:
+            if isinstance(item, State) and item.last_updated_timestamp >= start:
+                rows.append(
+                    (
+                        item.last_updated_timestamp,
+                        entity_id,
+                        item.state,
+                        item.attributes if attributes else None,
+                    )
+                )
+    return rows
 
 
 def _time(row: tuple[float, str, str, Any]) -> float:

@@ -9,7 +9,9 @@ changes has settled, and the aggregator is carried over to it (devices that stay
 keep every counter; new ones start empty; removed ones are dropped).
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+import math
 import time
 from typing import Any
 
@@ -37,6 +39,10 @@ from .core.dataset import Inventory
 from .core.rollups import RollupError
 from .inventory import HomeView, Selection, build_home
 from .storage import unpack_telemetry
+
+# An event kept aside: (a change, not a re-report?, entity id, state, attributes,
+# POSIX s).
+type Later = tuple[bool, str, str | None, Mapping[str, Any] | None, float]
 
 
 def restore_aggregator(
@@ -76,6 +82,9 @@ class Collector:
         self.home = build_home(hass, selection)
         self._watched = self.home.watched
         self.malformed = 0  # events whose data was not a state
+        # While the back-fill hands over: a copy of the events from `_tap_from` on.
+        self._later: list[Later] | None = None
+        self._tap_from = math.inf
         self.rebuilds = 0
         self.aggregator = TelemetryAggregator(
             self.home.inventory, start=time.time(), history_days=retention_days
@@ -156,12 +165,20 @@ class Collector:
         if not isinstance(state, State):
             self.malformed += 1
             return
+        timestamp = state.last_updated_timestamp
         self.aggregator.record(
-            state.entity_id,
-            state.state,
-            state.attributes,
-            state.last_updated_timestamp,
+            state.entity_id, state.state, state.attributes, timestamp
         )
+        if self._later is not None and timestamp >= self._tap_from:
+            self._later.append(
+                (
+                    True,
+                    state.entity_id,
+                    state.state,
+                    state.attributes,
+                    timestamp,
+                )
+            )
 
     @callback
     def _on_reported(self, event: Event[EventStateReportedData]) -> None:
@@ -170,7 +187,24 @@ class Collector:
         if not isinstance(state, State):
             self.malformed += 1
             return
-        self.aggregator.report(state.entity_id, state.last_reported_timestamp)
+        timestamp = state.last_reported_timestamp
+        self.aggregator.report(state.entity_id, timestamp)
+        if self._later is not None and timestamp >= self._tap_from:
+            self._later.append((False, state.entity_id, None, None, timestamp))
+
+    @contextmanager
+    def tap(self, since: float) -> Iterator[list[Later]]:
+        """Keep a copy of the events from `since` on aside while the block runs.
+
+        The back-fill's hand-over: the recorder gives what came before `since`,
+        this list what came at or after it, so each event counts once.
+        """
+        later: list[Later] = []
+        self._later, self._tap_from = later, since
+        try:
+            yield later
+        finally:
+            self._later, self._tap_from = None, math.inf
 
     # --- following the registries --------------------------------------------------
 
@@ -203,8 +237,11 @@ class Collector:
         home = build_home(self.hass, self.selection)
         if home == self.home:
             return False
+        # The closed days carry over as they are (immutable), not through JSON.
+        state = self.aggregator.to_json(history=False)
+        state["history"] = list(self.aggregator.history)
         self.aggregator = TelemetryAggregator.from_json(
-            home.inventory, self.aggregator.to_json(), history_days=self.retention_days
+            home.inventory, state, history_days=self.retention_days
         )
         self.home = home
         self._watched = home.watched

@@ -228,8 +228,14 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     def _snapshot(self) -> StoredState:
         labels = self.state["labels"]
         backfill = self.state["backfill"]
+        aggregator = self.collector.aggregator
+        history = aggregator.history
+        telemetry = aggregator.to_json(history=False)
+        after = aggregator.history
+        if len(after) != len(history) or (history and after[-1] is not history[-1]):
+            raise RuntimeError("a day closed during the copy")
         return {
-            "telemetry": pack_telemetry(self.collector.aggregator.to_json()),
+            "telemetry": pack_telemetry(telemetry, history),
             "labels": {
                 "battery_replaced": dict(labels["battery_replaced"]),
                 "failures": list(labels["failures"]),

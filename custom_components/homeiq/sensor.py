@@ -144,6 +144,11 @@ DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        # Disabled by default: health (100 x (1 - risk) x the anomaly factor) and
+        # the problem sensor (risk >= 50 %) already show it, and it moves with
+        # every scoring: at 1,000 devices, 288,000 recorder rows a day and a
+        # quarter of HomeIQ's start-up and memory, for a number most never read.
+        entity_registry_enabled_default=False,
         value_fn=lambda scores: round(100 * scores.failure_risk, 1),
         attributes_fn=_reasons,
     ),

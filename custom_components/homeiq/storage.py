@@ -9,7 +9,7 @@ the snapshot and its JSON are made by the store's writer thread (see
 """
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Any, TypedDict, override
 import zlib
 
@@ -18,6 +18,13 @@ from homeassistant.helpers.storage import Store
 import numpy as np
 
 from .const import DOMAIN
+from .core.rollups import (
+    DEVICE_FIELDS,
+    HOURS,
+    DayRollup,
+    RollupError,
+    rollups_from_json,
+)
 
 STORAGE_KEY = DOMAIN
 STORAGE_VERSION = 1
@@ -115,61 +122,74 @@ class HomeIQStore(Store[StoredState]):
 #
 # A closed day's JSON form holds a list of ~100 numbers per device: 30 days of 1,000
 # devices are tens of MB of text and hundreds of MB as Python objects when read
-# back. Stored packed instead (the device rows as one compressed float64 matrix, the
-# hours as one int64 matrix), a day is unpacked into its JSON form only while the
-# core reads it back, one day at a time.
+# back. Stored packed instead (the header as JSON, the device rows as one
+# compressed float64 matrix, the hours as one int64 matrix), a day goes straight
+# from its matrices to a `DayRollup` (checked in bulk), never through its JSON form.
 
 
-def pack_telemetry(telemetry: dict[str, Any]) -> dict[str, Any]:
-    """Return the aggregator's JSON state with its closed days packed."""
-    return {**telemetry, "history": [_pack(day) for day in telemetry["history"]]}
+def pack_telemetry(
+    telemetry: dict[str, Any], history: Sequence[DayRollup] | None = None
+) -> dict[str, Any]:
+    """Return the aggregator's JSON state with its closed days packed.
+
+    `history`: the closed days as rollups, when `telemetry` was made without them
+    (`to_json(history=False)`); otherwise the JSON days in `telemetry` are packed.
+    """
+    days = rollups_from_json(telemetry["history"]) if history is None else history
+    return {**telemetry, "history": [pack_rollup(day) for day in days]}
 
 
-def unpack_telemetry(telemetry: object) -> object:
-    """Return the state with its closed days unpacked lazily, in either form."""
-    if not isinstance(telemetry, dict) or not isinstance(
-        telemetry.get("history"), list
-    ):
-        return telemetry  # the core says what is wrong with it
-    return {**telemetry, "history": _unpacked(telemetry["history"])}
-
-
-def _pack(day: dict[str, Any]) -> dict[str, Any]:
-    devices = day["devices"]
-    values = np.array([item["values"] for item in devices.values()], np.float64)
-    hours = np.array([item["hours"] for item in devices.values()], np.int64)
-    header = {key: value for key, value in day.items() if key != "devices"}
+def pack_rollup(rollup: DayRollup) -> dict[str, Any]:
+    """Return one closed day in its packed form."""
     return {
-        **header,
+        **rollup.header_json(),
         "packed": {
-            "device_ids": list(devices),
-            "values": _encode(values),
-            "hours": _encode(hours),
+            "device_ids": list(rollup.device_ids),
+            "values": _encode(rollup.values),
+            "hours": _encode(rollup.hours.astype(np.int64)),  # layout 1.3's
         },
     }
 
 
-def _unpacked(days: list[Any]) -> Iterator[object]:
-    for day in days:
-        packed = day.get("packed") if isinstance(day, dict) else None
-        yield day if packed is None else _unpack(day, packed)
+def unpack_telemetry(telemetry: object) -> object:
+    """Return the state with its closed days as rollups, from either form.
 
-
-def _unpack(day: dict[str, Any], packed: dict[str, Any]) -> dict[str, Any]:
-    ids = packed["device_ids"]
-    matrix = _decode(packed["values"], np.float64).reshape(len(ids), -1)
-    values = matrix.astype(object)
-    values[np.isnan(matrix)] = None  # the JSON form's missing value
-    hours = _decode(packed["hours"], np.int64).reshape(len(ids), -1).tolist()
-    header = {key: value for key, value in day.items() if key != "packed"}
-    header["devices"] = {
-        device_id: {
-            "values": row,
-            "hours": hour_row,
-        }
-        for device_id, row, hour_row in zip(ids, values.tolist(), hours, strict=True)
+    Days in their JSON form (layout 1.2) are left to the core to read. Raises
+    `RollupError` for a packed day that cannot be read.
+    """
+    if not isinstance(telemetry, dict) or not isinstance(
+        telemetry.get("history"), list
+    ):
+        return telemetry  # the core says what is wrong with it
+    # Each day's JSON list holds its own copy of every device id: 30 days of 1,000
+    # devices would keep 30,000 strings (2.6 MB) where 1,000 do.
+    names: dict[str, str] = {}
+    return {
+        **telemetry,
+        "history": [_unpacked(day, names) for day in telemetry["history"]],
     }
-    return header
+
+
+def _unpacked(day: object, names: dict[str, str]) -> object:
+    if not isinstance(day, dict) or "packed" not in day:
+        return day
+    packed = day["packed"]
+    header = {key: value for key, value in day.items() if key != "packed"}
+    try:
+        ids = [names.setdefault(name, name) for name in packed["device_ids"]]
+        values = _decode(packed["values"], np.float64)
+        hours = _decode(packed["hours"], np.int64)
+        rows = len(ids)
+        return DayRollup.from_arrays(
+            header,
+            ids,
+            values.reshape(rows, -1) if rows else values.reshape(0, len(DEVICE_FIELDS)),
+            hours.reshape(rows, -1) if rows else hours.reshape(0, HOURS),
+        )
+    except (KeyError, TypeError, ValueError, zlib.error) as error:
+        if isinstance(error, RollupError):
+            raise
+        raise RollupError(f"packed rollup: unreadable ({error!r})") from None
 
 
 def _encode(array: np.ndarray) -> str:

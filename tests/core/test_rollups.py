@@ -48,7 +48,7 @@ def test_rollups_round_trip_through_json_text_exactly() -> None:
         # Bit for bit, signed zero and NaN positions included.
         assert before.values.tobytes() == after.values.tobytes()
         assert after.values.dtype == np.float64
-        assert after.hours.dtype == np.int64
+        assert after.hours.dtype == before.hours.dtype == np.int32
     assert rollups[0].device("climate1")["value_min"] == 0.0
     assert math.copysign(1, rollups[0].device("climate1")["value_min"]) == -1
 
@@ -168,3 +168,75 @@ def test_a_rollup_without_devices_round_trips() -> None:
     assert empty.values.shape == (0, len(DEVICE_FIELDS))
     assert empty.hours.shape == (0, 24)
     assert DayRollup.from_json(empty.to_json()) == empty
+
+
+# --- the compact form: header JSON and the two matrices ---------------------------
+
+
+def _arrays(rollup: DayRollup) -> tuple[dict, list[str], np.ndarray, np.ndarray]:
+    header = json.loads(json.dumps(rollup.header_json()))
+    return header, list(rollup.device_ids), rollup.values.copy(), rollup.hours.copy()
+
+
+def test_rollups_come_back_exactly_from_header_and_matrices() -> None:
+    for rollup in _rollups():
+        header, ids, values, hours = _arrays(rollup)
+        again = DayRollup.from_arrays(header, ids, values, hours)
+        assert again == rollup
+        assert again.values.tobytes() == rollup.values.tobytes()  # -0.0, NaN too
+        assert again.to_json() == rollup.to_json()
+        assert not again.values.flags.writeable
+        values[0, 0] = 123.0  # the rollup holds its own copy
+        assert again == rollup
+    assert "devices" not in header
+
+
+def test_version_1_rows_are_widened_as_from_json_does() -> None:
+    from homeiq_core.rollups import V1_DEVICE_FIELDS  # noqa: PLC0415
+
+    rollup = _rollups()[0]
+    old = json.loads(json.dumps(rollup.to_json()))
+    old["version"] = 1
+    del old["counters"]["bad_gap"]
+    old["device_fields"] = list(V1_DEVICE_FIELDS)
+    columns = [DEVICE_FIELDS.index(name) for name in V1_DEVICE_FIELDS]
+    for device in old["devices"].values():
+        device["values"] = [device["values"][i] for i in columns]
+    header = {key: value for key, value in old.items() if key != "devices"}
+    values = rollup.values[:, columns]
+    again = DayRollup.from_arrays(header, list(rollup.device_ids), values, rollup.hours)
+    assert again == DayRollup.from_json(old)
+    assert again.device("climate1")["binary_flaps"] == 0
+    assert math.isnan(again.device("climate1")["silence_s"])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda h, i, v, o: (h, [*i[:-1], 7], v, o), "distinct strings"),
+        (lambda h, i, v, o: (h, [*i[:-1], i[0]], v, o), "distinct strings"),
+        (lambda h, i, v, o: (h, tuple(i), v, o), "distinct strings"),
+        (lambda h, i, v, o: (h, i, v[:, :-1], o), "rows of"),
+        (lambda h, i, v, o: (h, i, v.astype(np.float32), o), "rows of"),
+        (lambda h, i, v, o: (h, i, np.where(v == 0, np.inf, v), o), "infinite"),
+        (lambda h, i, v, o: (h, i, v, o[:, :-1]), "hour counts"),
+        (lambda h, i, v, o: (h, i, v, o.astype(np.float64)), "hour counts"),
+        (lambda h, i, v, o: (h, i, v, o - 1), "non-negative"),
+        (lambda h, i, v, o: (h, i, v, o.astype(np.int64) + 2**31), "beyond int32"),
+        (lambda h, i, v, o: ({**h, "format": "x"}, i, v, o), "format"),
+        (lambda h, i, v, o: ({**h, "start": None}, i, v, o), "start"),
+    ],
+)
+def test_damaged_matrices_are_refused(damage: object, message: str) -> None:
+    arrays = _arrays(_rollups()[0])
+    with pytest.raises(RollupError, match=message):
+        DayRollup.from_arrays(*damage(*arrays))  # type: ignore[operator]
+
+
+def test_a_day_without_devices_comes_back_from_empty_matrices() -> None:
+    header, _, _, _ = _arrays(_rollups()[0])
+    empty = DayRollup.from_arrays(
+        header, [], np.zeros((0, len(DEVICE_FIELDS))), np.zeros((0, 24), np.int64)
+    )
+    assert empty.device_ids == ()
+    assert empty.values.shape == (0, len(DEVICE_FIELDS))

@@ -128,7 +128,10 @@ async def test_new_device_gets_entities_and_telemetry_is_kept(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     hass.states.async_set("switch.washer_plug_switch", "off")
-    await hass.async_block_till_done()
+    freezer.tick(timedelta(days=1))
+    await loaded_entry.runtime_data.coordinator.async_refresh()
+    history = loaded_entry.runtime_data.collector.aggregator.history
+    assert history
     plug = _counts(loaded_entry, home.plug)
 
     sensor = add_device(
@@ -144,6 +147,11 @@ async def test_new_device_gets_entities_and_telemetry_is_kept(
     assert sensor in collector.home.devices
     assert collector.rebuilds == 1
     assert _counts(loaded_entry, home.plug) == plug
+    # The closed days carry over as the same (immutable) objects.
+    assert all(
+        new is old
+        for new, old in zip(collector.aggregator.history, history, strict=True)
+    )
     health = entity_registry.async_get("sensor.cellar_leak_health")
     assert health is not None
     assert health.device_id == sensor

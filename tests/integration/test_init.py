@@ -50,8 +50,12 @@ async def test_device_entities_sit_on_the_devices_own_page(
     assert on_lock["health"].entity_id == "sensor.front_lock_health"
     assert on_lock["failure_risk"].entity_id == "sensor.front_lock_failure_risk"
     assert on_lock["problem"].entity_id == "binary_sensor.front_lock_problem"
-    # Noisy: created disabled.
+    # Noisy (they move with every scoring) or shown already: created disabled.
     assert on_lock["anomaly_score"].disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert on_lock["failure_risk"].disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert hass.states.get("sensor.front_lock_failure_risk") is None
+    assert on_lock["health"].disabled_by is None
+    assert on_lock["problem"].disabled_by is None
     # Battery devices also get their forecast; the device stays the Z-Wave one's.
     on_motion = {e.translation_key for e in ours if e.device_id == home.motion}
     assert "battery_days_left" in on_motion
@@ -85,3 +89,22 @@ async def test_unload_stops_listening_and_reload_keeps_the_telemetry(
     restored = loaded_entry.runtime_data.collector.aggregator.to_json()
     assert restored["devices"][home.plug]["counts"] == plug
     assert restored["entities"]["switch.washer_plug_switch"][0] == "off"
+
+
+async def test_a_disabled_sensor_enabled_by_the_user_shows_its_value(
+    hass: HomeAssistant,
+    home: Home,
+    loaded_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entity_registry.async_update_entity(
+        "sensor.front_lock_failure_risk", disabled_by=None
+    )
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+
+    risk = hass.states.get("sensor.front_lock_failure_risk")
+    scores = loaded_entry.runtime_data.coordinator.data.health.devices[home.lock]
+    assert float(risk.state) == round(100 * scores.failure_risk, 1)
+    assert risk.attributes["reasons"] == list(scores.reasons)
+    assert risk.attributes["unit_of_measurement"] == "%"

@@ -63,8 +63,10 @@ async def test_a_matching_model_scores_the_devices(
     assert hass.states.get("sensor.homeiq_model_version").state == "model 2026-11-30"
     updated = hass.states.get("sensor.homeiq_last_model_update").state
     assert updated.startswith("2026-11-30T12:00:00")
-    risk = float(hass.states.get("sensor.front_lock_failure_risk").state)
-    assert 0 <= risk <= 100
+    scores = config_entry.runtime_data.coordinator.data.health.devices[home.lock]
+    assert 0 <= scores.failure_risk <= 1
+    health = float(hass.states.get("sensor.front_lock_health").state)
+    assert health <= 100 * (1 - scores.failure_risk) + 0.05
     assert config_entry.runtime_data.coordinator.data.health.source == "model"
 
 
@@ -106,5 +108,6 @@ async def test_the_shipped_models_load_and_score_every_device(
     probabilities = home_type.attributes["probabilities"]
     assert set(probabilities) <= set(HOME_TYPES)
     assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
-    risk = float(hass.states.get("sensor.front_lock_failure_risk").state)
-    assert 0 <= risk <= 100
+    scores = coordinator.data.health.devices[home.lock]
+    assert 0 <= scores.failure_risk <= 1
+    assert 0 <= float(hass.states.get("sensor.front_lock_health").state) <= 100

@@ -15,6 +15,7 @@ from custom_components.homeiq.storage import (
     STORAGE_KEY,
     HomeIQStore,
     empty_state,
+    pack_telemetry,
     unpack_telemetry,
 )
 
@@ -117,16 +118,43 @@ async def test_a_snapshot_copied_while_a_day_closes_is_retried(
     coordinator = loaded_entry.runtime_data.coordinator
     aggregator = loaded_entry.runtime_data.collector.aggregator
     real = aggregator.to_json
-    failures = iter([RuntimeError("deque mutated during iteration")])
+    closing = iter([True])
+    assert aggregator.now is not None
+    tomorrow = aggregator.now + 86400.0
 
-    def racing() -> dict[str, Any]:
-        for error in failures:
-            raise error
-        return real()
+    def racing(**kwargs: Any) -> dict[str, Any]:
+        state = real(**kwargs)
+        for _ in closing:  # the first copy: a day closes right after it
+            aggregator.advance_to(tomorrow)
+        return state
 
     monkeypatch.setattr(aggregator, "to_json", racing)
     snapshot = await hass.async_add_executor_job(coordinator.snapshot)
-    assert snapshot["telemetry"] == real()
+    stored = snapshot["telemetry"]
+    assert stored is not None
+    assert stored["day"] == aggregator.day  # the copy after the day closed
+    assert len(stored["history"]) == len(aggregator.history) >= 1
+    assert stored == pack_telemetry(real(history=False), aggregator.history)
+
+
+async def test_a_snapshot_gives_up_after_three_failed_copies(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coordinator = loaded_entry.runtime_data.coordinator
+    aggregator = loaded_entry.runtime_data.collector.aggregator
+    calls = []
+
+    def failing(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        raise RuntimeError("deque mutated during iteration")
+
+    monkeypatch.setattr(aggregator, "to_json", failing)
+    with pytest.raises(RuntimeError):
+        await hass.async_add_executor_job(coordinator.snapshot)
+    assert len(calls) == 3
+    monkeypatch.undo()  # the entry saves for real when the test unloads it
 
 
 async def test_closed_days_are_stored_packed_and_read_back_exactly(
@@ -136,7 +164,7 @@ async def test_closed_days_are_stored_packed_and_read_back_exactly(
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    for hour in range(30):
+    for hour in range(50):
         freezer.tick(timedelta(hours=1))
         hass.states.async_set("sensor.washer_plug_power", str(hour % 5))
         hass.states.async_set("sensor.kitchen_motion_battery", str(80 - hour / 10))
@@ -150,7 +178,14 @@ async def test_closed_days_are_stored_packed_and_read_back_exactly(
 
     await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
-    assert loaded_entry.runtime_data.collector.aggregator.history == history
+    restored = loaded_entry.runtime_data.collector.aggregator.history
+    assert restored == history
+    assert len(restored) >= 2
+    # One string per device id, shared by every restored day.
+    assert all(
+        a is b
+        for a, b in zip(restored[0].device_ids, restored[-1].device_ids, strict=True)
+    )
 
 
 async def test_layout_1_2_with_days_in_json_form_is_read(
@@ -186,3 +221,40 @@ async def test_layout_1_2_with_days_in_json_form_is_read(
 def test_unpacking_leaves_what_it_cannot_read_to_the_core() -> None:
     assert unpack_telemetry(None) is None
     assert unpack_telemetry({"history": "nope"}) == {"history": "nope"}
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda p: p.update(values="bm90IHpsaWI="), "unreadable"),  # not zlib
+        (lambda p: p.update(values="%%%"), "unreadable"),  # not base64
+        (lambda p: p.pop("hours"), "unreadable"),
+        (lambda p: p.update(device_ids=p["device_ids"][:-1]), "unreadable"),
+        (lambda p: p.update(device_ids=[1] * len(p["device_ids"])), "distinct"),
+    ],
+)
+async def test_a_damaged_packed_day_starts_afresh_and_says_why(  # noqa: PLR0917 - fixtures and a case
+    hass: HomeAssistant,
+    home: Home,
+    loaded_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    damage: Any,
+    message: str,
+) -> None:
+    freezer.tick(timedelta(days=1, hours=1))
+    hass.states.async_set("sensor.washer_plug_power", "7")
+    await loaded_entry.runtime_data.coordinator.async_refresh()
+    saved = loaded_entry.runtime_data.collector.aggregator.history
+    assert saved
+    await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[STORAGE_KEY]["data"]["telemetry"]["history"]
+    damage(stored[0]["packed"])
+
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert "Saved telemetry unreadable" in caplog.text
+    assert message in caplog.text
+    assert loaded_entry.runtime_data.collector.aggregator.history != saved

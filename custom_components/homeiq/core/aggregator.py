@@ -56,6 +56,7 @@ from .rollups import (
     DEVICE_FIELDS,
     FIELD_INDEX,
     HOURS,
+    HOURS_DTYPE,
     INTERVAL_BINS,
     INTERVAL_EDGES,
     LONG_DAYS,
@@ -865,7 +866,7 @@ class TelemetryAggregator:
         watched_from = max(self._day_start, self._watch_from)
         gap_s = self._gap_seconds(watched_from, self._day_end)
         hours = np.array(
-            [device.hours for device in self._devices], dtype=np.int64
+            [device.hours for device in self._devices], dtype=HOURS_DTYPE
         ).reshape(len(self._devices), HOURS)
         home_hours = np.array(self._home_hours, dtype=np.int64)
         for array in (values, hours, home_hours):
@@ -949,10 +950,12 @@ class TelemetryAggregator:
 
     # --- persistence --------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, history: bool = True) -> dict[str, Any]:
         """Return the whole state as JSON, so a restart carries on where it stopped.
 
-        Floats are exact; a missing or not-yet-set number is null.
+        Floats are exact; a missing or not-yet-set number is null. Without
+        `history`, the closed days are left out (`"history": []`), for a caller
+        that stores them in its own form (`from_json` takes `DayRollup`s too).
         """
         devices = {}
         for device_id, device in zip(self._device_ids, self._devices, strict=True):
@@ -1019,7 +1022,9 @@ class TelemetryAggregator:
             },
             "devices": devices,
             "entities": entities,
-            "history": [rollup.to_json() for rollup in self._history],
+            "history": [rollup.to_json() for rollup in self._history]
+            if history
+            else [],
         }
 
     @classmethod
@@ -1079,7 +1084,9 @@ class TelemetryAggregator:
                 f" (known: 1, {STATE_VERSION})"
             )
         for item in obj["history"]:
-            self._history.append(DayRollup.from_json(item))
+            self._history.append(
+                item if isinstance(item, DayRollup) else DayRollup.from_json(item)
+            )
         self.days_closed = _count(obj["days_closed"])
         self._totals = [_count(obj["totals"].get(name, 0)) for name in COUNTERS]
         self._odd = [_count(obj["counters"].get(name, 0)) for name in COUNTERS]
