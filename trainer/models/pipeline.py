@@ -50,6 +50,10 @@ MODEL_NAMES = (
     "device_anomaly",
 )
 IMPORTANCE_ROWS = 4000
+# Failure rows kept for fitting: every positive and at most this many negatives
+# (weighted by the inverse share); sanity refits use a smaller sample.
+FAILURE_NEGATIVES = 80_000
+SANITY_NEGATIVES = 30_000
 COLLAPSE_SHARE = 0.25  # a model keeps this share of its margin over chance
 
 
@@ -185,6 +189,26 @@ def train_home_type(
     return fitted, _median(both.x[:, columns]), metrics, plots
 
 
+def evaluate_plans(
+    fitted: Fitted, check_plans: tuple[np.ndarray, np.ndarray], *, seed: int
+) -> dict[str, object]:
+    """Return home-type metrics on held-out plans (one home each).
+
+    Meaningful for a model that reads composition features only (trained with
+    plans): plans then look exactly like dataset homes at any observation length.
+    """
+    x, truth = check_plans
+    if not len(x):
+        return {"homes": 0}
+    probabilities = _sklearn_scorer(fitted, HOME_NAMES)(x)
+    classes = np.asarray(fitted.estimator.classes_)
+    out = m.home_type_metrics(
+        truth, probabilities, classes, np.arange(len(truth)), seed=seed
+    )
+    out["reads_composition_only"] = True
+    return out
+
+
 def _median(x: np.ndarray) -> np.ndarray:
     """Return per-column medians ignoring NaN; NaN for all-NaN columns, silently."""
     out = np.full(x.shape[1], np.nan)
@@ -213,6 +237,15 @@ def evaluate_failure(
             "roc_auc": m.roc_auc(y, baseline),
         }
     out["baselines"] = baselines
+    out["without_sudden_death"] = m.foreseeable_metrics(
+        y,
+        risk,
+        rows.home,
+        rows.kind,
+        m.naive_scores(rows.x, DEVICE_NAMES),
+        unforeseeable=FAILURE_KINDS.index("sudden_death"),
+        seed=seed,
+    )
     best = max((b["pr_auc"] for b in baselines.values()), default=float("nan"))
     out["best_baseline_pr_auc"] = best
     out["ratio_to_best_baseline"] = (
@@ -255,13 +288,17 @@ def train_failure(
     dropped = fit.leaking(leaks, 0.5)
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
+    rows, weight = fit.subsample_negatives(
+        train.target, seed=seed, max_negatives=FAILURE_NEGATIVES
+    )
     fitted = fit.fit_failure(
-        train.x[:, columns],
-        train.target,
+        train.x[rows][:, columns],
+        train.target[rows],
         validation.x[:, columns],
         validation.target,
         names,
         seed=seed,
+        weight=weight,
     )
     fitted.notes["position_features"] = {"scores": leaks, "dropped": dropped}
     metrics, plots = evaluate_failure(
@@ -269,6 +306,8 @@ def train_failure(
     )
     metrics.update(
         train_rows=len(train.target),
+        train_rows_fitted=len(rows),
+        negative_weight=float(weight.max(initial=1.0)),
         train_positives=int(train.target.sum()),
         iterations=fitted.notes["iterations"],
         validation_pr_auc_by_iterations=fitted.notes["validation_pr_auc_by_iterations"],
@@ -435,11 +474,15 @@ def sanity_checks(
     out: dict[str, object] = {"disjoint_homes": True}
     rng = np.random.default_rng(seed)
     train = failure_rows(groups["train"], "before")
+    rows, weight = fit.subsample_negatives(
+        train.target, seed=seed, max_negatives=SANITY_NEGATIVES
+    )
+    train = train.take(rows)
     test = failure_rows(groups["test"], "after")
     cols = failure.columns(DEVICE_NAMES)
     y_shuffled = rng.permutation(train.target)
-    quick = fit._failure_model(50, seed, warm=False)
-    quick.fit(train.x[:, cols], y_shuffled)
+    quick = fit._failure_model(50, seed)
+    quick.fit(train.x[:, cols], y_shuffled, sample_weight=weight)
     shuffled_auc = m.roc_auc(test.target, quick.predict_proba(test.x[:, cols])[:, 1])
     out["failure_shuffled_roc_auc"] = shuffled_auc
     positives = int(test.target.sum())
@@ -474,7 +517,7 @@ def sanity_checks(
         failures.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
 
     out["failure_without_top_feature"] = _removal(
-        failure, train, test, tolerance, seed=seed, failures=failures
+        failure, (train, weight), test, tolerance, seed=seed, failures=failures
     )
     out["home_type_without_top_feature"] = _removal_home(
         home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=failures
@@ -515,13 +558,14 @@ def null_auc_tolerance(positives: int, negatives: int) -> float:
 
 def _removal(
     fitted: Fitted,
-    train: DeviceRows,
+    weighted: tuple[DeviceRows, np.ndarray],
     test: DeviceRows,
     tolerance: float,
     *,
     seed: int,
     failures: list[str],
 ) -> dict[str, object]:
+    train, weight = weighted
     cols = fitted.columns(DEVICE_NAMES)
     score = _sklearn_scorer(fitted, DEVICE_NAMES)
     full = m.roc_auc(test.target, score(test.x)[:, 1])
@@ -539,8 +583,8 @@ def _removal(
     }
     for name in list(ranked)[:3]:
         keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
-        model = fit._failure_model(100, seed, warm=False)
-        model.fit(train.x[:, keep], train.target)
+        model = fit._failure_model(100, seed)
+        model.fit(train.x[:, keep], train.target, sample_weight=weight)
         auc = m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
         out[f"without {name}"] = auc
         applies = np.isfinite(full) and full - 0.5 > tolerance
@@ -640,10 +684,13 @@ def train_models(
     seed: int,
     progress: Callable[[str], None] = lambda stage: None,
     plans: tuple[np.ndarray, np.ndarray] | None = None,
+    check_plans: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
     """Fit, evaluate, check, export and register the four models.
 
-    `plans`: extra home-type training rows from inventories alone (`plan_rows`).
+    `plans`: extra home-type training rows from inventories alone (`plan_rows`);
+    `check_plans`: held-out plans (`plan_rows(..., held_out=True)`) on which the
+    home-type model is also scored when it trained with plans.
     """
     outcome = Outcome()
     groups = split_homes(homes, seed)
@@ -659,6 +706,8 @@ def train_models(
 
     progress("home_type")
     ht, ht_ref, ht_metrics, ht_plots = train_home_type(groups, seed=seed, plans=plans)
+    if plans is not None and len(plans[0]) and check_plans is not None:
+        ht_metrics["held_out_plans"] = evaluate_plans(ht, check_plans, seed=seed)
     outcome.metrics["home_type"] = ht_metrics
     outcome.plots["home_type"] = ht_plots
     exports.append(
@@ -797,6 +846,13 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"log-loss {a['log_loss']:.2f}, flat vs house "
             f"{a['flat_vs_house_accuracy']:.3f} ({a['homes']} test homes)"
         )
+        plans = ht.get("held_out_plans")
+        if plans and plans.get("homes"):
+            lines.append(
+                f"home_type on {plans['homes']:,} held-out plans: ECE "
+                f"{plans['ece']:.3f} (noise floor {plans['ece_floor']:.3f}), "
+                f"macro-F1 {plans['macro_f1']:.3f}"
+            )
     f = metrics.get("device_failure")
     if f:
         lines.append(
@@ -804,6 +860,13 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"{f['best_baseline_pr_auc']:.3f}), ROC-AUC {f['roc_auc']:.3f} "
             f"({f['rows']:,} test rows, {f['positives']} positive, {f['homes']} homes)"
         )
+        w = f.get("without_sudden_death")
+        if w:
+            lines.append(
+                f"device_failure without sudden deaths: PR-AUC {w['pr_auc']:.3f} "
+                f"(best naive {w['best_baseline_pr_auc']:.3f}; {w['positives']} "
+                "positive)"
+            )
     b = metrics.get("battery_days_left")
     if b:
         lines.append(
