@@ -46,17 +46,23 @@ def load_seconds(path: Path) -> float:
 
 
 class Stages:
-    """The `progress` callback of `train_models`: seconds spent in each stage."""
+    """The `progress` callback of `train_models`: wall and CPU seconds per stage.
+
+    CPU seconds (this process) show the work when other jobs share the cores.
+    """
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, tuple[float, float]] = {}
         self.stage: str | None = None
-        self.began = time.perf_counter()
+        self.began = (time.perf_counter(), time.process_time())
 
     def __call__(self, stage: str | None) -> None:
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         if self.stage is not None:
-            self.seconds[self.stage] = now - self.began
+            self.seconds[self.stage] = (
+                now[0] - self.began[0],
+                now[1] - self.began[1],
+            )
         self.stage, self.began = stage, now
 
 
@@ -82,7 +88,8 @@ def main() -> None:
         print(f"homes {len(homes)}, device rows {rows:,}, jobs {args.jobs}")
         print(f"features, uncached: {cold:.1f} s; cached: {warm:.1f} s")
         print(f"fit + evaluate + sanity checks + export + register: {fitting:.1f} s")
-        print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.seconds.items()))
+        for name, (wall, cpu) in stages.seconds.items():
+            print(f"  {name:18} {wall:6.1f} s wall, {cpu:6.1f} s CPU")
         print(
             f"total from the dataset, cached: {warm + fitting:.1f} s; "
             f"uncached: {cold + fitting:.1f} s"

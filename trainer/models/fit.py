@@ -273,7 +273,12 @@ def widen_interval(
 
 @single_threaded
 def fit_battery(
-    x: np.ndarray, y: np.ndarray, features: Sequence[str], *, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    features: Sequence[str],
+    *,
+    seed: int,
+    weight: np.ndarray | None = None,
 ) -> dict[float, Fitted]:
     """Fit one quantile regressor per quantile of the days left.
 
@@ -292,7 +297,7 @@ def fit_battery(
             min_samples_leaf=10,
             early_stopping=False,
             random_state=seed,
-        ).fit(x, y)
+        ).fit(x, y, sample_weight=weight)
         out[q] = Fitted(model, tuple(features), {"quantile": q})
     return out
 

@@ -54,6 +54,9 @@ IMPORTANCE_ROWS = 4000
 # (weighted by the inverse share); sanity refits use a smaller sample.
 FAILURE_NEGATIVES = 80_000
 SANITY_NEGATIVES = 30_000
+BATTERY_PLATEAU_ROWS = 100_000
+ANOMALY_TRAIN_HOMES = 150
+ANOMALY_HEALTHY_ROWS = 60_000  # healthy test rows scored for the anomaly ROC-AUC
 COLLAPSE_SHARE = 0.25  # a model keeps this share of its margin over chance
 
 
@@ -355,8 +358,16 @@ def train_battery(
         raise SanityError(f"battery_days_left: {len(train.x)} rows to train on")
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
+    days = train.battery_days.astype(np.float64)
+    # Rows on the plateau (at least the cap left) are the overwhelming majority:
+    # beyond BATTERY_PLATEAU_ROWS a weighted share of them is fitted.
+    rows, weight = fit.subsample_negatives(
+        (days < BATTERY_CAP_DAYS).astype(int),
+        seed=seed,
+        max_negatives=BATTERY_PLATEAU_ROWS,
+    )
     fitted = fit.fit_battery(
-        train.x[:, columns], train.battery_days.astype(np.float64), names, seed=seed
+        train.x[rows][:, columns], days[rows], names, seed=seed, weight=weight
     )
     held = battery_rows(groups["validation"], None)
     quantiles = np.column_stack(
@@ -375,6 +386,7 @@ def train_battery(
     scorers = {q: _sklearn_scorer(f, DEVICE_NAMES) for q, f in fitted.items()}
     metrics, plots = evaluate_battery(scorers, test, seed=seed)
     metrics["train_rows"] = len(train.x)
+    metrics["train_rows_fitted"] = len(rows)
     metrics["conformal_shift_days"] = shift
     metrics["conformal_rows"] = int(given.sum())
     healthy = train.x[train.battery_days >= BATTERY_CAP_DAYS][:, columns]
@@ -387,8 +399,17 @@ def train_battery(
 def evaluate_anomaly(
     score: Scorer, rows: DeviceRows, *, seed: int
 ) -> dict[str, object]:
-    """Return ROC-AUC of the anomaly score: symptomatic rows vs healthy devices."""
+    """Return ROC-AUC of the anomaly score: symptomatic rows vs healthy devices.
+
+    Healthy rows beyond ANOMALY_HEALTHY_ROWS are drawn at random (ROC-AUC does not
+    depend on how many negatives there are, only on their scores).
+    """
     mask = rows.symptoms | rows.healthy
+    healthy = np.flatnonzero(rows.healthy & ~rows.symptoms)
+    if len(healthy) > ANOMALY_HEALTHY_ROWS:
+        rng = np.random.default_rng(seed)
+        drop = rng.choice(len(healthy), len(healthy) - ANOMALY_HEALTHY_ROWS, False)
+        mask[healthy[drop]] = False
     y = rows.symptoms[mask].astype(int)
     anomaly = score(rows.x[mask])
     homes = rows.home[mask]
@@ -408,8 +429,17 @@ def evaluate_anomaly(
 def train_anomaly(
     groups: dict[str, list[HomeRows]], *, seed: int
 ) -> tuple[Fitted, np.ndarray, dict[str, object]]:
-    """Fit the IsolationForest on healthy devices' rows of the train homes."""
-    train = device_rows(groups["train"])
+    """Fit the IsolationForest on healthy devices' rows of the train homes.
+
+    The forest reads 20,000 rows: ANOMALY_TRAIN_HOMES homes drawn at random give
+    plenty, without stacking every device-day of a large dataset.
+    """
+    members = groups["train"]
+    if len(members) > ANOMALY_TRAIN_HOMES:
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(members), ANOMALY_TRAIN_HOMES, replace=False)
+        members = [members[i] for i in np.sort(chosen)]
+    train = device_rows(members)
     healthy = train.x[train.healthy & (train.target != EXCLUDED)]
     names = [
         n
