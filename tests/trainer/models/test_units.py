@@ -179,7 +179,9 @@ def test_failure_fit_cut_to_the_validation_count_equals_a_fit_of_that_count() ->
     rng = np.random.default_rng(4)
     x = rng.normal(size=(600, 3)).astype(np.float32)
     y = (x[:, 0] + rng.normal(scale=0.5, size=600) > 1.2).astype(int)
-    fitted = fit.fit_failure(x[:400], y[:400], x[400:], y[400:], ["a", "b", "c"], seed=0)
+    fitted = fit.fit_failure(
+        x[:400], y[:400], x[400:], y[400:], ["a", "b", "c"], seed=0
+    )
     best = fitted.notes["iterations"]
     assert set(fitted.notes["validation_pr_auc_by_iterations"]) == set(
         fit.FAILURE_ITERATIONS
