@@ -510,10 +510,12 @@ def sanity_checks(
     train = train.take(rows)
     test = failure_rows(groups["test"], "after")
     cols = failure.columns(DEVICE_NAMES)
-    y_shuffled = rng.permutation(train.target)
-    quick = fit._failure_model(50, seed)
-    quick.fit(train.x[:, cols], y_shuffled, sample_weight=weight)
-    shuffled_auc = m.roc_auc(test.target, quick.predict_proba(test.x[:, cols])[:, 1])
+    shuffled_auc = shuffled_roc_auc(
+        (train.x[:, cols], train.target, weight),
+        (test.x[:, cols], test.target),
+        rng=rng,
+        seed=seed,
+    )
     out["failure_shuffled_roc_auc"] = shuffled_auc
     positives = int(test.target.sum())
     tolerance = null_auc_tolerance(positives, len(test.target) - positives)
@@ -573,6 +575,26 @@ def _with_plans(
         np.concatenate([rows.days, np.zeros(n, dtype=np.int64)]),
         np.concatenate([rows.home, first + np.arange(n)]),
     )
+
+
+def shuffled_roc_auc(
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    rng: np.random.Generator,
+    seed: int,
+) -> float:
+    """Return the test ROC-AUC of a failure model fitted on shuffled labels.
+
+    The rows' weights (of a negative subsample) are not used: they belong to the
+    original labels, and any tie between the rows and the shuffled labels would
+    make the check something else than a null. Shuffled labels on unweighted rows
+    are independent of the features by construction.
+    """
+    x, y, _weight = train
+    quick = fit._failure_model(50, seed)
+    quick.fit(x, rng.permutation(y))
+    return m.roc_auc(test[1], quick.predict_proba(test[0])[:, 1])
 
 
 def null_auc_tolerance(positives: int, negatives: int) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from homeiq_trainer.models import data, fit, metrics as m, registry
-from homeiq_trainer.models.pipeline import null_auc_tolerance
+from homeiq_trainer.models.pipeline import null_auc_tolerance, shuffled_roc_auc
 
 
 class _Home:
@@ -203,3 +203,18 @@ def test_negatives_subsampled_with_weights_that_keep_the_base_rate() -> None:
     every, ones = fit.subsample_negatives(y, seed=0, max_negatives=20_000)
     assert len(every) == len(y)
     assert (ones == 1).all()
+
+
+def test_shuffled_labels_give_chance_on_a_weighted_subsample() -> None:
+    # The subsample's weights belong to the original labels: the check ignores them.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4000, 2)).astype(np.float32)
+    y = (x[:, 0] > 1.6).astype(int)
+    rows, weight = fit.subsample_negatives(y, seed=0, max_negatives=200)
+    auc = shuffled_roc_auc(
+        (x[rows], y[rows], weight),
+        (x, y),
+        rng=np.random.default_rng(1),
+        seed=0,
+    )
+    assert abs(auc - 0.5) < null_auc_tolerance(int(y.sum()), int((y == 0).sum()))
