@@ -28,6 +28,7 @@ DEFAULT_DAYS = 30
 DEFAULT_SEED = 1
 DEFAULT_FAILURE_RATE = 0.05
 DEFAULT_PLAN_HOMES = 3000
+DEFAULT_CHECK_PLANS = 2000
 STAGES = (
     "home_type",
     "device_failure",
@@ -128,6 +129,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         f"{DEFAULT_PLAN_HOMES} without --data, 0 with it)",
     )
     parser.add_argument(
+        "--check-plans",
+        type=int,
+        default=DEFAULT_CHECK_PLANS,
+        help="held-out home plans to check home-type calibration on, when plans "
+        "are used (default %(default)s)",
+    )
+    parser.add_argument(
         "--ship",
         type=Path,
         default=None,
@@ -221,6 +229,12 @@ def run_train(args: argparse.Namespace) -> int:
     if count is None:
         count = 0 if args.data else DEFAULT_PLAN_HOMES
     plans = plan_rows(count, seed=args.seed, progress=not args.quiet)
+    check = plan_rows(
+        args.check_plans if count else 0,
+        seed=args.seed,
+        progress=not args.quiet,
+        held_out=True,
+    )
     bar = Bar(total=len(STAGES), desc="training", unit="stage", disable=args.quiet)
 
     def stage(name: str) -> None:
@@ -231,7 +245,12 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         with bar:
             outcome = train_models(
-                homes, args.registry, seed=args.seed, progress=stage, plans=plans
+                homes,
+                args.registry,
+                seed=args.seed,
+                progress=stage,
+                plans=plans,
+                check_plans=check,
             )
             bar.update()
     except (SanityError, RegistryError, ValueError) as error:

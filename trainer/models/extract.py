@@ -18,6 +18,7 @@ writable is simply not cached.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -124,9 +125,26 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
         return
 
 
+def _dataset(root: str) -> Dataset:
+    """Return a dataset read once per process and manifest version.
+
+    Re-reading a 1,000-home manifest for each home took 85 % of a cached home's
+    time (30 ms of 35). The manifest's size and mtime key the memo, so a dataset
+    rewritten in place is read again.
+    """
+    stat = (Path(root) / "manifest.json").stat()
+    return _read_once(root, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_once(root: str, mtime_ns: int, size: int) -> Dataset:
+    del mtime_ns, size  # the memo's key only
+    return read_dataset(root)
+
+
 def home_rows_of(task: Task) -> HomeRows:
     """Return the rows of one dataset home (runs in a worker)."""
-    dataset = read_dataset(task.root)
+    dataset = _dataset(task.root)
     entry = dataset.manifest.homes[task.index]
     key = cache_key(entry, rollups_digest(dataset.root, entry))
     path = _cache_path(dataset.root, entry, key)

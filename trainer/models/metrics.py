@@ -117,6 +117,8 @@ def failure_metrics(
         if (kind == k).any():
             per_kind[name] = {
                 "positives": int((kind == k).sum()),
+                "rows": int(mask.sum()),
+                "base_rate": float((kind == k).sum() / mask.sum()),
                 "pr_auc": pr_auc(y[mask], score[mask]),
                 "roc_auc": roc_auc(y[mask], score[mask]),
             }
@@ -137,6 +139,36 @@ def failure_metrics(
     }
 
 
+def foreseeable_metrics(
+    y: np.ndarray,
+    score: np.ndarray,
+    homes: np.ndarray,
+    kind: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    *,
+    unforeseeable: int,
+    seed: int,
+) -> dict[str, object]:
+    """Return PR-AUC without the positives of kind index `unforeseeable`.
+
+    Sudden deaths show nothing before they happen: no model can rank them, so they
+    only dilute PR-AUC. Their rows are left out (negatives stay), and the best
+    naive baseline is scored on the same rows.
+    """
+    keep = ~((y == 1) & (kind == unforeseeable))
+    y, score, homes = y[keep], score[keep], homes[keep]
+    best = max((pr_auc(y, b[keep]) for b in baselines.values()), default=float("nan"))
+    return {
+        "rows": int(keep.sum()),
+        "positives": int(y.sum()),
+        "base_rate": float(y.mean()) if len(y) else float("nan"),
+        "pr_auc": pr_auc(y, score),
+        "pr_auc_ci": bootstrap(lambda r: pr_auc(y[r], score[r]), homes, seed=seed),
+        "roc_auc": roc_auc(y, score),
+        "best_baseline_pr_auc": best,
+    }
+
+
 def expected_calibration_error(
     truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
 ) -> float:
@@ -152,6 +184,28 @@ def expected_calibration_error(
         if inside.any():
             error += inside.mean() * abs(correct[inside].mean() - top[inside].mean())
     return float(error)
+
+
+def ece_floor(
+    probabilities: np.ndarray, classes: np.ndarray, *, seed: int, reps: int = 50
+) -> float:
+    """Return the ECE a perfectly calibrated model shows on this many rows (mean).
+
+    Truths are drawn from the model's own probabilities, so the model is calibrated
+    for them by construction; what ECE remains is sampling noise. With 96 test homes
+    it is about 0.08: an ECE below 0.05 cannot be shown on so few homes.
+    """
+    if not len(probabilities):
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(probabilities, axis=1)
+    cumulative /= cumulative[:, -1:]
+    values = []
+    for _ in range(reps):
+        drawn = (rng.random(len(probabilities))[:, None] > cumulative).sum(axis=1)
+        truth = classes[np.minimum(drawn, len(classes) - 1)]
+        values.append(expected_calibration_error(truth, probabilities, classes))
+    return float(np.mean(values))
 
 
 def reliability(
@@ -224,6 +278,8 @@ def home_type_metrics(
             homes,
             seed=seed,
         ),
+        "ece_floor": ece_floor(probabilities, classes, seed=seed),
+        "rows": len(truth),
         "flat_vs_house_accuracy": flat_vs_house_accuracy(truth, probabilities, classes),
         "reliability": reliability(truth, probabilities, classes),
     }

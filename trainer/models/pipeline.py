@@ -50,6 +50,13 @@ MODEL_NAMES = (
     "device_anomaly",
 )
 IMPORTANCE_ROWS = 4000
+# Failure rows kept for fitting: every positive and at most this many negatives
+# (weighted by the inverse share); sanity refits use a smaller sample.
+FAILURE_NEGATIVES = 80_000
+SANITY_NEGATIVES = 30_000
+BATTERY_PLATEAU_ROWS = 100_000
+ANOMALY_TRAIN_HOMES = 150
+ANOMALY_HEALTHY_ROWS = 60_000  # healthy test rows scored for the anomaly ROC-AUC
 COLLAPSE_SHARE = 0.25  # a model keeps this share of its margin over chance
 
 
@@ -185,6 +192,26 @@ def train_home_type(
     return fitted, _median(both.x[:, columns]), metrics, plots
 
 
+def evaluate_plans(
+    fitted: Fitted, check_plans: tuple[np.ndarray, np.ndarray], *, seed: int
+) -> dict[str, object]:
+    """Return home-type metrics on held-out plans (one home each).
+
+    Meaningful for a model that reads composition features only (trained with
+    plans): plans then look exactly like dataset homes at any observation length.
+    """
+    x, truth = check_plans
+    if not len(x):
+        return {"homes": 0}
+    probabilities = _sklearn_scorer(fitted, HOME_NAMES)(x)
+    classes = np.asarray(fitted.estimator.classes_)
+    out = m.home_type_metrics(
+        truth, probabilities, classes, np.arange(len(truth)), seed=seed
+    )
+    out["reads_composition_only"] = True
+    return out
+
+
 def _median(x: np.ndarray) -> np.ndarray:
     """Return per-column medians ignoring NaN; NaN for all-NaN columns, silently."""
     out = np.full(x.shape[1], np.nan)
@@ -213,6 +240,15 @@ def evaluate_failure(
             "roc_auc": m.roc_auc(y, baseline),
         }
     out["baselines"] = baselines
+    out["without_sudden_death"] = m.foreseeable_metrics(
+        y,
+        risk,
+        rows.home,
+        rows.kind,
+        m.naive_scores(rows.x, DEVICE_NAMES),
+        unforeseeable=FAILURE_KINDS.index("sudden_death"),
+        seed=seed,
+    )
     best = max((b["pr_auc"] for b in baselines.values()), default=float("nan"))
     out["best_baseline_pr_auc"] = best
     out["ratio_to_best_baseline"] = (
@@ -255,13 +291,17 @@ def train_failure(
     dropped = fit.leaking(leaks, 0.5)
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
+    rows, weight = fit.subsample_negatives(
+        train.target, seed=seed, max_negatives=FAILURE_NEGATIVES
+    )
     fitted = fit.fit_failure(
-        train.x[:, columns],
-        train.target,
+        train.x[rows][:, columns],
+        train.target[rows],
         validation.x[:, columns],
         validation.target,
         names,
         seed=seed,
+        weight=weight,
     )
     fitted.notes["position_features"] = {"scores": leaks, "dropped": dropped}
     metrics, plots = evaluate_failure(
@@ -269,6 +309,8 @@ def train_failure(
     )
     metrics.update(
         train_rows=len(train.target),
+        train_rows_fitted=len(rows),
+        negative_weight=float(weight.max(initial=1.0)),
         train_positives=int(train.target.sum()),
         iterations=fitted.notes["iterations"],
         validation_pr_auc_by_iterations=fitted.notes["validation_pr_auc_by_iterations"],
@@ -316,8 +358,16 @@ def train_battery(
         raise SanityError(f"battery_days_left: {len(train.x)} rows to train on")
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
+    days = train.battery_days.astype(np.float64)
+    # Rows on the plateau (at least the cap left) are the overwhelming majority:
+    # beyond BATTERY_PLATEAU_ROWS a weighted share of them is fitted.
+    rows, weight = fit.subsample_negatives(
+        (days < BATTERY_CAP_DAYS).astype(int),
+        seed=seed,
+        max_negatives=BATTERY_PLATEAU_ROWS,
+    )
     fitted = fit.fit_battery(
-        train.x[:, columns], train.battery_days.astype(np.float64), names, seed=seed
+        train.x[rows][:, columns], days[rows], names, seed=seed, weight=weight
     )
     held = battery_rows(groups["validation"], None)
     quantiles = np.column_stack(
@@ -336,6 +386,7 @@ def train_battery(
     scorers = {q: _sklearn_scorer(f, DEVICE_NAMES) for q, f in fitted.items()}
     metrics, plots = evaluate_battery(scorers, test, seed=seed)
     metrics["train_rows"] = len(train.x)
+    metrics["train_rows_fitted"] = len(rows)
     metrics["conformal_shift_days"] = shift
     metrics["conformal_rows"] = int(given.sum())
     healthy = train.x[train.battery_days >= BATTERY_CAP_DAYS][:, columns]
@@ -348,8 +399,17 @@ def train_battery(
 def evaluate_anomaly(
     score: Scorer, rows: DeviceRows, *, seed: int
 ) -> dict[str, object]:
-    """Return ROC-AUC of the anomaly score: symptomatic rows vs healthy devices."""
+    """Return ROC-AUC of the anomaly score: symptomatic rows vs healthy devices.
+
+    Healthy rows beyond ANOMALY_HEALTHY_ROWS are drawn at random (ROC-AUC does not
+    depend on how many negatives there are, only on their scores).
+    """
     mask = rows.symptoms | rows.healthy
+    healthy = np.flatnonzero(rows.healthy & ~rows.symptoms)
+    if len(healthy) > ANOMALY_HEALTHY_ROWS:
+        rng = np.random.default_rng(seed)
+        drop = rng.choice(len(healthy), len(healthy) - ANOMALY_HEALTHY_ROWS, False)
+        mask[healthy[drop]] = False
     y = rows.symptoms[mask].astype(int)
     anomaly = score(rows.x[mask])
     homes = rows.home[mask]
@@ -369,8 +429,17 @@ def evaluate_anomaly(
 def train_anomaly(
     groups: dict[str, list[HomeRows]], *, seed: int
 ) -> tuple[Fitted, np.ndarray, dict[str, object]]:
-    """Fit the IsolationForest on healthy devices' rows of the train homes."""
-    train = device_rows(groups["train"])
+    """Fit the IsolationForest on healthy devices' rows of the train homes.
+
+    The forest reads 20,000 rows: ANOMALY_TRAIN_HOMES homes drawn at random give
+    plenty, without stacking every device-day of a large dataset.
+    """
+    members = groups["train"]
+    if len(members) > ANOMALY_TRAIN_HOMES:
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(members), ANOMALY_TRAIN_HOMES, replace=False)
+        members = [members[i] for i in np.sort(chosen)]
+    train = device_rows(members)
     healthy = train.x[train.healthy & (train.target != EXCLUDED)]
     names = [
         n
@@ -435,12 +504,18 @@ def sanity_checks(
     out: dict[str, object] = {"disjoint_homes": True}
     rng = np.random.default_rng(seed)
     train = failure_rows(groups["train"], "before")
+    rows, weight = fit.subsample_negatives(
+        train.target, seed=seed, max_negatives=SANITY_NEGATIVES
+    )
+    train = train.take(rows)
     test = failure_rows(groups["test"], "after")
     cols = failure.columns(DEVICE_NAMES)
-    y_shuffled = rng.permutation(train.target)
-    quick = fit._failure_model(50, seed, warm=False)
-    quick.fit(train.x[:, cols], y_shuffled)
-    shuffled_auc = m.roc_auc(test.target, quick.predict_proba(test.x[:, cols])[:, 1])
+    shuffled_auc = shuffled_roc_auc(
+        (train.x[:, cols], train.target, weight),
+        (test.x[:, cols], test.target),
+        rng=rng,
+        seed=seed,
+    )
     out["failure_shuffled_roc_auc"] = shuffled_auc
     positives = int(test.target.sum())
     tolerance = null_auc_tolerance(positives, len(test.target) - positives)
@@ -474,7 +549,7 @@ def sanity_checks(
         failures.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
 
     out["failure_without_top_feature"] = _removal(
-        failure, train, test, tolerance, seed=seed, failures=failures
+        failure, (train, weight), test, tolerance, seed=seed, failures=failures
     )
     out["home_type_without_top_feature"] = _removal_home(
         home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=failures
@@ -502,6 +577,26 @@ def _with_plans(
     )
 
 
+def shuffled_roc_auc(
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    rng: np.random.Generator,
+    seed: int,
+) -> float:
+    """Return the test ROC-AUC of a failure model fitted on shuffled labels.
+
+    The rows' weights (of a negative subsample) are not used: they belong to the
+    original labels, and any tie between the rows and the shuffled labels would
+    make the check something else than a null. Shuffled labels on unweighted rows
+    are independent of the features by construction.
+    """
+    x, y, _weight = train
+    quick = fit._failure_model(50, seed)
+    quick.fit(x, rng.permutation(y))
+    return m.roc_auc(test[1], quick.predict_proba(test[0])[:, 1])
+
+
 def null_auc_tolerance(positives: int, negatives: int) -> float:
     """Return how far from 0.5 a chance ROC-AUC may fall: max(0.1, 3 standard errors).
 
@@ -515,13 +610,14 @@ def null_auc_tolerance(positives: int, negatives: int) -> float:
 
 def _removal(
     fitted: Fitted,
-    train: DeviceRows,
+    weighted: tuple[DeviceRows, np.ndarray],
     test: DeviceRows,
     tolerance: float,
     *,
     seed: int,
     failures: list[str],
 ) -> dict[str, object]:
+    train, weight = weighted
     cols = fitted.columns(DEVICE_NAMES)
     score = _sklearn_scorer(fitted, DEVICE_NAMES)
     full = m.roc_auc(test.target, score(test.x)[:, 1])
@@ -539,8 +635,8 @@ def _removal(
     }
     for name in list(ranked)[:3]:
         keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
-        model = fit._failure_model(100, seed, warm=False)
-        model.fit(train.x[:, keep], train.target)
+        model = fit._failure_model(100, seed)
+        model.fit(train.x[:, keep], train.target, sample_weight=weight)
         auc = m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
         out[f"without {name}"] = auc
         applies = np.isfinite(full) and full - 0.5 > tolerance
@@ -640,10 +736,13 @@ def train_models(
     seed: int,
     progress: Callable[[str], None] = lambda stage: None,
     plans: tuple[np.ndarray, np.ndarray] | None = None,
+    check_plans: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
     """Fit, evaluate, check, export and register the four models.
 
-    `plans`: extra home-type training rows from inventories alone (`plan_rows`).
+    `plans`: extra home-type training rows from inventories alone (`plan_rows`);
+    `check_plans`: held-out plans (`plan_rows(..., held_out=True)`) on which the
+    home-type model is also scored when it trained with plans.
     """
     outcome = Outcome()
     groups = split_homes(homes, seed)
@@ -659,6 +758,8 @@ def train_models(
 
     progress("home_type")
     ht, ht_ref, ht_metrics, ht_plots = train_home_type(groups, seed=seed, plans=plans)
+    if plans is not None and len(plans[0]) and check_plans is not None:
+        ht_metrics["held_out_plans"] = evaluate_plans(ht, check_plans, seed=seed)
     outcome.metrics["home_type"] = ht_metrics
     outcome.plots["home_type"] = ht_plots
     exports.append(
@@ -797,6 +898,13 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"log-loss {a['log_loss']:.2f}, flat vs house "
             f"{a['flat_vs_house_accuracy']:.3f} ({a['homes']} test homes)"
         )
+        plans = ht.get("held_out_plans")
+        if plans and plans.get("homes"):
+            lines.append(
+                f"home_type on {plans['homes']:,} held-out plans: ECE "
+                f"{plans['ece']:.3f} (noise floor {plans['ece_floor']:.3f}), "
+                f"macro-F1 {plans['macro_f1']:.3f}"
+            )
     f = metrics.get("device_failure")
     if f:
         lines.append(
@@ -804,6 +912,13 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"{f['best_baseline_pr_auc']:.3f}), ROC-AUC {f['roc_auc']:.3f} "
             f"({f['rows']:,} test rows, {f['positives']} positive, {f['homes']} homes)"
         )
+        w = f.get("without_sudden_death")
+        if w:
+            lines.append(
+                f"device_failure without sudden deaths: PR-AUC {w['pr_auc']:.3f} "
+                f"(best naive {w['best_baseline_pr_auc']:.3f}; {w['positives']} "
+                "positive)"
+            )
     b = metrics.get("battery_days_left")
     if b:
         lines.append(

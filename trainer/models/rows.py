@@ -121,8 +121,8 @@ def battery_targets(
     """Return days until each battery device's battery is empty, capped; NaN unknown.
 
     NaN for devices not on battery, for rows inside any failure of the device, for
-    rows whose cap reaches past `labels_until` without a depletion inside it, and
-    everywhere when the labels are not `annotated`.
+    rows whose cap reaches past `labels_until` (whether or not the battery dies
+    before it), and everywhere when the labels are not `annotated`.
     """
     t = np.asarray(times, dtype=np.float64)
     days = np.full((len(t), len(device_ids)), cap_days, dtype=np.float64)
@@ -137,7 +137,10 @@ def battery_targets(
         if failure.kind == "battery_depletion":
             ahead = t < at
             days[ahead, j] = np.minimum((at - t[ahead]) / DAY, cap_days)
-    censored = (days >= cap_days) & (t[:, None] + cap_days * DAY > labels_until)
+    # Censor every row whose cap passes the labels' end, dying or not: keeping the
+    # rows that die inside the window (and only those) would select rows by their
+    # future, and a model evaluated there looks at mostly dying batteries.
+    censored = np.broadcast_to(t[:, None] + cap_days * DAY > labels_until, days.shape)
     unknown = failed | censored | ~np.asarray(on_battery, dtype=bool)[None, :]
     if not annotated:
         unknown[:] = True

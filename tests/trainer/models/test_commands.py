@@ -38,6 +38,8 @@ def trained(small_dataset, tmp_path_factory):
             "2",
             "--plan-homes",
             "200",
+            "--check-plans",
+            "60",
             "--quiet",
         ]
     )
@@ -63,6 +65,12 @@ def test_train_registers_every_model_with_its_metadata(trained, capsys) -> None:
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["sanity"]["failed"] == []
     assert metrics["home_type"]["plan_homes"] == 200
+    plans = metrics["home_type"]["held_out_plans"]
+    assert plans["homes"] == 60
+    assert plans["reads_composition_only"]
+    assert 0 <= plans["ece_floor"] < 1
+    assert 0 <= plans["ece"] <= 1
+    assert any("held-out plans" in line for line in metrics["summary"])
     assert set(metrics["split"]) == {"train", "validation", "test"}
     assert metrics["device_failure"]["baselines"]
     page = (report / "report.html").read_text()

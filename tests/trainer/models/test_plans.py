@@ -16,3 +16,5 @@ def test_plan_rows() -> None:
     again, _ = plan_rows(6, seed=3)
     np.testing.assert_array_equal(x, again)
     assert plan_rows(0, seed=3)[0].shape == (0, len(HOME_SCHEMA))
+    other, _ = plan_rows(6, seed=3, held_out=True)  # other homes, same seed
+    assert not np.array_equal(np.nan_to_num(x), np.nan_to_num(other))

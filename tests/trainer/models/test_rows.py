@@ -87,8 +87,10 @@ def test_battery_days_left_capped_censored_and_only_on_battery() -> None:
     days = battery_targets(IDS, on_battery, failures, TIMES, labels_until=UNTIL)
     a = days[:, 0]
     assert a[0] == pytest.approx(11)  # end of day 1 -> failure at T0 + 12 d
-    assert a[10] == pytest.approx(1)
-    assert np.isnan(a[11:]).all()  # depleted: failed from then on
+    assert a[5] == pytest.approx(6)  # end of day 6: the cap ends with the labels
+    # Past day 6 the cap passes the labels' end: censored although the battery
+    # dies inside the window (keeping it would select rows by their future).
+    assert np.isnan(a[6:]).all()
     b = days[:, 1]
     assert np.isnan(b[3:]).all()  # failed on day 4, never recovered
     assert b[0] == 14.0  # at least 14 days left, known: labels cover it

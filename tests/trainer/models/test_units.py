@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from homeiq_trainer.models import data, fit, metrics as m, registry
-from homeiq_trainer.models.pipeline import null_auc_tolerance
+from homeiq_trainer.models.pipeline import null_auc_tolerance, shuffled_roc_auc
 
 
 class _Home:
@@ -115,6 +115,13 @@ def test_calibration_metrics() -> None:
     assert np.isnan(m.expected_calibration_error(truth[:0], p[:0], classes))
     curve = m.reliability(truth, p, classes)
     assert curve == {"confidence": [0.9], "accuracy": [0.9], "count": [10]}
+    # A model calibrated by construction still shows ECE on few rows: the floor.
+    rng = np.random.default_rng(0)
+    confident = rng.dirichlet([1.0, 1.0], size=40)
+    few = m.ece_floor(confident, classes, seed=1)
+    many = m.ece_floor(np.repeat(confident, 50, axis=0), classes, seed=1)
+    assert 0 < many < few < 0.5
+    assert np.isnan(m.ece_floor(p[:0], classes, seed=1))
     houses = np.array(["studio", "cottage"])
     probabilities = np.array([[0.8, 0.2], [0.3, 0.7]])
     assert m.flat_vs_house_accuracy(houses, probabilities, houses) == 1.0
@@ -166,3 +173,48 @@ def test_registry_versions_pointer_checksum(tmp_path) -> None:
     with pytest.raises(registry.RegistryError, match="not a registry"):
         registry.entries(tmp_path / "nothing")
     assert not list(tmp_path.glob("m/.staging-*"))
+
+
+def test_failure_fit_cut_to_the_validation_count_equals_a_fit_of_that_count() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(600, 3)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(scale=0.5, size=600) > 1.2).astype(int)
+    fitted = fit.fit_failure(
+        x[:400], y[:400], x[400:], y[400:], ["a", "b", "c"], seed=0
+    )
+    best = fitted.notes["iterations"]
+    assert set(fitted.notes["validation_pr_auc_by_iterations"]) == set(
+        fit.FAILURE_ITERATIONS
+    )
+    fresh = fit._failure_model(best, 0).fit(x[:400], y[:400])
+    np.testing.assert_allclose(
+        fitted.estimator.predict_proba(x), fresh.predict_proba(x), rtol=1e-12
+    )
+    assert fitted.estimator.n_iter_ == best
+
+
+def test_negatives_subsampled_with_weights_that_keep_the_base_rate() -> None:
+    y = np.r_[np.ones(50, dtype=int), np.zeros(9950, dtype=int)]
+    rows, weight = fit.subsample_negatives(y, seed=0, max_negatives=2000)
+    assert y[rows].sum() == 50  # every positive kept
+    assert 1500 < (y[rows] == 0).sum() < 2500
+    assert weight[y[rows] == 0].sum() == pytest.approx(9950, rel=0.1)
+    assert (weight[y[rows] == 1] == 1).all()
+    every, ones = fit.subsample_negatives(y, seed=0, max_negatives=20_000)
+    assert len(every) == len(y)
+    assert (ones == 1).all()
+
+
+def test_shuffled_labels_give_chance_on_a_weighted_subsample() -> None:
+    # The subsample's weights belong to the original labels: the check ignores them.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4000, 2)).astype(np.float32)
+    y = (x[:, 0] > 1.6).astype(int)
+    rows, weight = fit.subsample_negatives(y, seed=0, max_negatives=200)
+    auc = shuffled_roc_auc(
+        (x[rows], y[rows], weight),
+        (x, y),
+        rng=np.random.default_rng(1),
+        seed=0,
+    )
+    assert abs(auc - 0.5) < null_auc_tolerance(int(y.sum()), int((y == 0).sum()))
