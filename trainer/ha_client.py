@@ -10,6 +10,7 @@ connection are retried with exponential back-off, bounded in attempts and total 
 import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.message import Message
 import hashlib
 import http.client
 import json
@@ -96,6 +97,22 @@ class Client:
         """Return `GET /api/homeiq/status`."""
         return self._request("GET", STATUS_PATH)
 
+    def download_model(self, name: str) -> bytes:
+        """Return the ONNX bytes serving as model file `name` (checksum checked).
+
+        Raises ApiError 404 when the integration has none (it scores with rules).
+        """
+        path = UPLOAD_PATH.format(name=name)
+        data, headers = self._request("GET", path, parse=_raw)
+        expected = headers.get(SHA256_HEADER, "").strip().lower()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected:
+            raise CommandError(
+                f"GET {path}: the body's SHA-256 is {digest}, the header says "
+                f"{expected or 'nothing'}"
+            )
+        return data
+
     def upload(self, name: str, data: bytes) -> dict[str, Any]:
         """Upload a model; return the integration's `{name, version, sha256}`."""
         digest = hashlib.sha256(data).hexdigest()
@@ -108,13 +125,17 @@ class Client:
         path: str,
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """Send one request, retrying what a restart or a bad network explains."""
+        parse: Callable[[bytes, Message], Any] | None = None,
+    ) -> Any:
+        """Send one request, retrying what a restart or a bad network explains.
+
+        Returns the JSON answer, or what `parse` makes of the body and headers.
+        """
         started = time.monotonic()
         delay = self.retry.first_delay
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                return self._once(method, path, data, headers or {})
+                return self._once(method, path, data, headers or {}, parse)
             except _Transient as error:
                 spent = time.monotonic() - started
                 last = attempt == self.retry.attempts
@@ -132,8 +153,13 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(
-        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
-    ) -> dict[str, Any]:
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        parse: Callable[[bytes, Message], Any] | None,
+    ) -> Any:
         request = urllib.request.Request(
             self.url + path,
             data=data,
@@ -143,6 +169,7 @@ class Client:
         try:
             with urllib.request.urlopen(request, timeout=self.retry.timeout) as answer:
                 body = answer.read()
+                answer_headers = answer.headers
         except urllib.error.HTTPError as error:
             message = _message(error.read())
             if error.code >= 500:
@@ -151,10 +178,17 @@ class Client:
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", None) or error
             raise _Transient(f"{type(reason).__name__}: {reason}") from None
+        if parse is not None:
+            return parse(body, answer_headers)
         try:
             return json.loads(body)
         except ValueError:
             raise CommandError(f"{path}: the answer is not JSON") from None
+
+
+def _raw(body: bytes, headers: Message) -> tuple[bytes, Message]:
+    """Return the body as bytes, with the answer's headers."""
+    return body, headers
 
 
 class _Transient(Exception):
