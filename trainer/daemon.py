@@ -136,10 +136,10 @@ def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
         if stop.is_set():
             LOGGER.warning("second %s: stopping now", name, extra={"signal": name})
             raise KeyboardInterrupt
+        stop.set()  # first: a signal arriving while this logs is then the second
         LOGGER.info(
             "%s: stopping after the current stage", name, extra={"signal": name}
         )
-        stop.set()
 
     previous = {
         number: signal.signal(number, handle)
