@@ -178,11 +178,15 @@ class HeldOut:
     @classmethod
     def of(cls, test: Sequence[HomeRows]) -> HeldOut:
         """Return the rows of the test homes, as training evaluates them."""
+        if not test:
+            none = (np.zeros((0, 0)), np.zeros(0), np.zeros(0, dtype=np.int64))
+            return cls(none, none, none, none, 0)
         ht = home_type_rows(test)
         failure = failure_rows(test, "after")
         battery = battery_rows(test, "after")
-        known = ~np.isnan(battery.x[:, DEVICE_NAMES.index("battery_last")])
-        battery = battery.take(known)
+        if len(battery):  # rows without a battery reading get no forecast
+            last = battery.x[:, DEVICE_NAMES.index("battery_last")]
+            battery = battery.take(~np.isnan(last))
         devices = device_rows(test)
         mask = devices.symptoms | devices.healthy
         return cls(

@@ -223,7 +223,7 @@ def _config_file(tmp_path: Path, url: str, **extra: object) -> Path:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
     return env
 
 
