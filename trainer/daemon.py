@@ -162,7 +162,8 @@ class RunSummary:
     pushed: list[str] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)
     line: str = ""
-    ok: bool = True
+    ok: bool = True  # False: the run failed (HA, data, sanity) or was stopped
+    stopped: bool = False  # a stop was asked for (a signal) before the run ended
     record: Path | None = None
 
 
@@ -213,6 +214,7 @@ def run_once(
         _cycle(run)
     except Stopped as stage:
         run.summary.ok = False
+        run.summary.stopped = True
         run.record["stopped_before"] = str(stage)
         run.note(f"stopped before {stage}")
     except (CommandError, SanityError, RegistryError, DatasetError, ValueError) as e:
@@ -499,7 +501,7 @@ def serve(
         if once:
             summary = run_once(config, progress=progress, stop=stop)
             print(summary.line, flush=True)
-            return 0 if summary.ok else 1
+            return 0 if summary.ok or summary.stopped else 1
         zone = config.zone()
         while not stop.is_set():
             when = next_run(now(), config.run_at, zone)
