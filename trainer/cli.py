@@ -15,6 +15,7 @@ from . import (
     generate,
     ha_client,
     infer,
+    pull,
     recorder_import,
     validate,
 )
@@ -35,6 +36,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     infer,
     recorder_import,
     ha_client,
+    pull,
     daemon,
 )
 
