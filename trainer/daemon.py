@@ -49,6 +49,7 @@ from .models.plans import plan_rows
 from .models.registry import RegistryError
 from .models.rows import HomeRows
 from .promotion import GATES, HeldOut, Verdict, judge
+from .pull import PullError, pull_dataset
 from .synth.options import GeneratorOptions
 
 LOGGER = logging.getLogger("homeiq_trainer.daemon")
@@ -256,8 +257,8 @@ def _pull(run: _Run) -> Path | None:
             "not set up; training on synthetic homes only"
         )
         return None
-    except DatasetError as error:
-        run.note(f"HomeIQ has no usable data yet ({error}); synthetic homes only")
+    except (PullError, DatasetError) as error:
+        run.note(f"HomeIQ's dataset cannot be used ({error}); synthetic homes only")
         return None
     run.record["pulled"] = str(path)
     return path
@@ -265,8 +266,6 @@ def _pull(run: _Run) -> Path | None:
 
 def pull_home(client: Client, out: Path, *, pseudonymize: bool) -> Path:
     """Download the home's dataset into `out` (replaced atomically); return it."""
-    from .pull import pull_dataset  # noqa: PLC0415 - lands with the export branch
-
     return pull_dataset(client, out, pseudonymize=pseudonymize)
 
 

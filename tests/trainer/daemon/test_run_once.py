@@ -19,7 +19,7 @@ import pytest
 import pytest_socket
 
 from homeiq_trainer.config import Config, load_config
-from homeiq_trainer.daemon import run_once
+from homeiq_trainer.daemon import _pull, _Run, run_once
 from homeiq_trainer.ha_client import Client, Retry
 from homeiq_trainer.models.pipeline import MODEL_NAMES
 from homeiq_trainer.models.registry import current, verify
@@ -150,3 +150,30 @@ def test_sigterm_during_training_finishes_the_stage_and_stops(
     assert "verdicts" not in record
     after = Client(hass_server.url, hass_server.token).status()
     assert after["models"] == before["models"]
+
+
+def test_without_a_dataset_from_homeiq_the_run_goes_on_synthetic_only(
+    hass_server: HassServer, tmp_path: Path
+) -> None:
+    """An integration without the dataset API (404), or a pull that cannot land."""
+    environ = _environ(hass_server, tmp_path / "state", tmp_path / "data")
+    environ["HOMEIQ_URL"] = hass_server.url + "/old"  # HA answers 404 there
+    run = _Run(load_config(None, environ=environ), False, None)
+    assert _pull(run) is None
+    assert "no dataset from HomeIQ (HTTP 404" in run.notes[0]
+    assert "training on synthetic homes only" in run.notes[0]
+
+    config = _config(hass_server, tmp_path, tmp_path / "data")
+    (config.data / "home").mkdir(parents=True)
+    (config.data / "home" / "notes.txt").write_text("mine")  # not a dataset
+    run = _Run(config, False, None)
+    assert _pull(run) is None
+    assert "refusing to replace it" in run.notes[0]
+    assert (config.data / "home" / "notes.txt").read_text() == "mine"
+
+    (config.data / "home" / "notes.txt").unlink()
+    run = _Run(config, False, None)
+    pulled = _pull(run)
+    assert pulled == config.data / "home"
+    assert (pulled / "manifest.json").is_file()
+    assert run.record["pulled"] == str(pulled)
