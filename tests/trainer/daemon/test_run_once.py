@@ -18,14 +18,16 @@ import sys
 import pytest
 import pytest_socket
 
+from homeiq_core.features import DEVICE_SCHEMA
 from homeiq_trainer.config import Config, load_config
-from homeiq_trainer.daemon import _pull, _Run, run_once
+from homeiq_trainer.daemon import _pull, _push, _Run, run_once
 from homeiq_trainer.ha_client import Client, Retry
 from homeiq_trainer.models.pipeline import MODEL_NAMES
 from homeiq_trainer.models.registry import current, verify
+from homeiq_trainer.promotion import GATES, Verdict
 from tests.e2e.test_real_hass import HassServer
 
-from .conftest import FILES, TINY, noise_failure_model
+from .conftest import FILES, TINY, Trained, noise_failure_model
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 STAGES = ["connect", "pull", "synthetic", "features", "train", "evaluate", "push"]
@@ -177,3 +179,58 @@ def test_without_a_dataset_from_homeiq_the_run_goes_on_synthetic_only(
     assert pulled == config.data / "home"
     assert (pulled / "manifest.json").is_file()
     assert run.record["pulled"] == str(pulled)
+
+
+def test_push_outcomes_dry_run_already_served_and_refused(
+    hass_server: HassServer, tmp_path: Path, trained: Trained
+) -> None:
+    client = Client(hass_server.url, hass_server.token, Retry(attempts=2))
+    noise = noise_failure_model()
+    client.upload("device_failure", noise)
+    promote = {
+        model: Verdict(model, True, "better", GATES[model].metric) for model in GATES
+    }
+    other_schema = bytes(noise).replace(
+        DEVICE_SCHEMA.fingerprint().encode(), b"0123456789abcdef"
+    )
+    candidates = {
+        **trained.models,
+        "device_failure": noise,
+        "device_anomaly": other_schema,
+    }
+    environ = _environ(hass_server, tmp_path / "state", tmp_path / "data")
+
+    dry = _Run(
+        load_config(None, environ={**environ, "HOMEIQ_PUSH": "false"}), False, None
+    )
+    _push(dry, promote, candidates)
+    assert dry.summary.pushed == []
+    assert set(dry.summary.kept.values()) == {"push = false: promoted, not pushed"}
+
+    keep = {**promote, "home_type": Verdict("home_type", False, "worse", "log-loss")}
+    keep["battery_days_left"] = Verdict("battery_days_left", False, "worse", "MAE")
+    run = _Run(load_config(None, environ=environ), False, None)
+    _push(run, keep, candidates)
+    assert run.summary.pushed == []
+    assert run.summary.kept["home_type"] == "worse"
+    assert run.summary.kept["device_failure"] == (
+        "the deployed model is this very candidate"
+    )
+    assert (
+        "push failed: device_anomaly: FAILED: refused locally"
+        in (run.summary.kept["device_anomaly"])
+    )
+    assert not run.summary.ok
+    assert client.download_model("device_failure") == noise
+
+
+def test_no_homes_at_all_fail_the_run_with_the_reason(
+    hass_server: HassServer, tmp_path: Path
+) -> None:
+    environ = _environ(hass_server, tmp_path / "state", tmp_path / "data")
+    environ["HOMEIQ_SYNTHETIC_HOMES"] = "0"
+
+    summary = run_once(load_config(None, environ=environ))
+
+    assert not summary.ok
+    assert "no homes to train on" in summary.line
