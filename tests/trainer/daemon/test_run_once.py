@@ -27,7 +27,7 @@ from homeiq_trainer.models.registry import current, verify
 from homeiq_trainer.promotion import GATES, Verdict
 from tests.e2e.test_real_hass import HassServer
 
-from .conftest import FILES, TINY, Trained, noise_failure_model
+from .conftest import FILES, TINY, Trained, noise_failure_model, synthetic_name
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 STAGES = ["connect", "pull", "synthetic", "features", "train", "evaluate", "push"]
@@ -72,14 +72,15 @@ def _sha(data: bytes) -> str:
 
 
 def test_run_once_pushes_the_better_model_and_keeps_the_others(
-    hass_server: HassServer, tiny_data: Path, tmp_path: Path
+    hass_server: HassServer, tmp_path: Path
 ) -> None:
+    """The first run: generates the synthetic mix, trains, judges, pushes."""
     client = Client(hass_server.url, hass_server.token, Retry(attempts=2))
     noise = noise_failure_model()
     assert client.upload("device_failure", noise)["sha256"] == _sha(noise)
     assert client.download_model("device_failure") == noise
     shipped = {name: client.download_model(name) for name in FILES}
-    config = _config(hass_server, tmp_path, tiny_data)
+    config = _config(hass_server, tmp_path, tmp_path / "data")
 
     summary = run_once(config)
 
@@ -111,6 +112,7 @@ def test_run_once_pushes_the_better_model_and_keeps_the_others(
     assert record["push"]["device_failure"]["sha256"] == _sha(candidate)
     assert record["push"]["device_failure"]["outcome"].endswith(", served")
     assert record["homes"]["all"] >= TINY["synthetic_homes"]
+    assert (config.data / synthetic_name() / "manifest.json").is_file()
     assert record["config"]["token"] == "set"
     assert hass_server.token not in summary.record.read_text()
     assert summary.line.startswith("run ok in ")
