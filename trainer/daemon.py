@@ -248,7 +248,7 @@ def _pull(run: _Run) -> Path | None:
     """Pull the home's dataset; None (and a note) when HA has none to give."""
     out = run.config.data / PULLED
     try:
-        path = pull_home(run.client, out, pseudonymize=run.config.pseudonymize)
+        path = pull_dataset(run.client, out, pseudonymize=run.config.pseudonymize)
     except ApiError as error:
         if error.status != 404:
             raise
@@ -262,11 +262,6 @@ def _pull(run: _Run) -> Path | None:
         return None
     run.record["pulled"] = str(path)
     return path
-
-
-def pull_home(client: Client, out: Path, *, pseudonymize: bool) -> Path:
-    """Download the home's dataset into `out` (replaced atomically); return it."""
-    return pull_dataset(client, out, pseudonymize=pseudonymize)
 
 
 def _synthetic(run: _Run) -> Path | None:
