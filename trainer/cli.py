@@ -11,6 +11,7 @@ from types import ModuleType
 
 from . import (
     __version__,
+    daemon,
     generate,
     ha_client,
     infer,
@@ -36,6 +37,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     recorder_import,
     ha_client,
     pull,
+    daemon,
 )
 
 type Runner = Callable[[argparse.Namespace], int]

@@ -101,6 +101,21 @@ class Client:
         """Return `GET /api/homeiq/status`."""
         return self._request("GET", STATUS_PATH)
 
+    def download_model(self, name: str) -> bytes:
+        """Return the ONNX bytes serving as model file `name` (checksum checked).
+
+        Raises ApiError 404 when the integration has none (it scores with rules).
+        """
+        path = UPLOAD_PATH.format(name=name)
+        data, expected = self._retrying("GET", path, lambda: self._download_once(path))
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected.strip().lower():
+            raise CommandError(
+                f"GET {path}: the body's SHA-256 is {digest}, the header says "
+                f"{expected or 'nothing'}"
+            )
+        return data
+
     def upload(self, name: str, data: bytes) -> dict[str, Any]:
         """Upload a model; return the integration's `{name, version, sha256}`."""
         digest = hashlib.sha256(data).hexdigest()
@@ -189,6 +204,14 @@ class Client:
             return json.loads(body)  # type: ignore[no-any-return]
         except ValueError:
             raise CommandError(f"{path}: the answer is not JSON") from None
+
+    def _download_once(self, path: str) -> tuple[bytes, str]:
+        """Return the body and its X-HomeIQ-SHA256 header."""
+        try:
+            with self._open("GET", path) as answer:
+                return answer.read(), answer.headers.get(SHA256_HEADER, "")
+        except (OSError, http.client.HTTPException) as error:
+            raise _transient(error) from None
 
     def _stream_once(self, path: str, out: IO[bytes], max_bytes: int) -> int:
         out.seek(0)

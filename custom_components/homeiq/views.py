@@ -1,4 +1,4 @@
-"""HomeIQ's HTTP API for the trainer: upload a model, read the status, export data.
+"""HomeIQ's HTTP API for the trainer: upload or download a model, status, export.
 
 All need an admin user's token (HA's own auth). Errors are JSON objects with a
 message and the fitting status code; bodies are read in chunks up to a size cap,
@@ -27,6 +27,7 @@ from .model_store import MAX_MODEL_BYTES, NAMES
 from .models_loader import SCHEMAS, stems
 
 SHA256_HEADER = "X-HomeIQ-SHA256"
+SOURCE_HEADER = "X-HomeIQ-Source"
 CHUNK_BYTES = 64 * 1024
 EXPORT_CHUNK_BYTES = 1 << 20
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -36,6 +37,7 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 def async_register_views(hass: HomeAssistant) -> None:
     """Register the API's views."""
     hass.http.register_view(ModelUploadView())
+    hass.http.register_view(ModelDownloadView())
     hass.http.register_view(StatusView())
     hass.http.register_view(DatasetView())
 
@@ -111,6 +113,64 @@ class ModelUploadView(HomeAssistantView):
                 f"model refused: {error}", HTTPStatus.UNPROCESSABLE_ENTITY
             )
         return self.json({"name": name, "version": version, "sha256": digest})
+
+
+class ModelDownloadView(HomeAssistantView):
+    """GET /api/homeiq/models/{name}: the ONNX bytes serving as model file `name`.
+
+    The uploaded current version when the store has one, else the shipped file; the
+    trainer scores it beside a new candidate on the same held-out rows.
+    """
+
+    url = "/api/homeiq/models/{name}"
+    name = "api:homeiq:models:download"
+    requires_auth = True
+
+    @require_admin
+    async def get(self, request: web.Request, name: str) -> web.Response:
+        """Return the model's bytes with their SHA-256, or a JSON 404."""
+        if name not in NAMES:
+            known = ", ".join(NAMES)
+            return self.json_message(
+                f"unknown model '{name}'; known: {known}", HTTPStatus.NOT_FOUND
+            )
+        coordinator = _coordinator(request.app[KEY_HASS])
+        if coordinator is None:
+            return self.json_message(
+                "HomeIQ is not loaded", HTTPStatus.SERVICE_UNAVAILABLE
+            )
+        hass = request.app[KEY_HASS]
+        found = await hass.async_add_executor_job(_serving_file, coordinator, name)
+        if found is None:
+            return self.json_message(
+                f"no model '{name}' stored or shipped: HomeIQ uses its rules",
+                HTTPStatus.NOT_FOUND,
+            )
+        data, source = found
+        return web.Response(
+            body=data,
+            content_type="application/octet-stream",
+            headers={
+                SHA256_HEADER: hashlib.sha256(data).hexdigest(),
+                SOURCE_HEADER: source,
+            },
+        )
+
+
+def _serving_file(
+    coordinator: HomeIQCoordinator, name: str
+) -> tuple[bytes, str] | None:
+    """Return the bytes of model file `name` and "uploaded" or "shipped", if any."""
+    candidates = [(coordinator.models_dir / f"{name}.onnx", "shipped")]
+    if coordinator.model_store.current(name) is not None:
+        stored = coordinator.model_store.current_dir / f"{name}.onnx"
+        candidates.insert(0, (stored, "uploaded"))
+    for path, source in candidates:
+        try:
+            return path.read_bytes(), source
+        except FileNotFoundError:
+            continue
+    return None
 
 
 async def _read_capped(request: web.Request) -> bytes | None:
