@@ -9,7 +9,15 @@ import argparse
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import __version__, generate, ha_client, infer, recorder_import, validate
+from . import (
+    __version__,
+    demo,
+    generate,
+    ha_client,
+    infer,
+    recorder_import,
+    validate,
+)
 from .errors import CommandError
 from .models import commands as model_commands
 
@@ -27,6 +35,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     infer,
     recorder_import,
     ha_client,
+    demo,
 )
 
 type Runner = Callable[[argparse.Namespace], int]
