@@ -98,7 +98,9 @@ def free_port() -> int:
 
 
 def _port_taken(port: int) -> bool:
+    """Return True when something listens on `port` (TIME_WAIT does not count)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -195,6 +197,10 @@ class HassServer:
                     *("-m", "homeassistant", "--skip-pip"),
                     *("--config", str(self.config_dir)),
                 ],
+                # In the config dir: `python -m` puts the working directory first
+                # on sys.path, where a clone's custom_components would shadow the
+                # config dir's.
+                cwd=self.config_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
