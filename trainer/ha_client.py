@@ -147,6 +147,10 @@ class Client:
             message = _message(error.read())
             if error.code >= 500:
                 raise _Transient(f"HTTP {error.code}: {message}") from None
+            if error.code == 404 and self._starting():
+                # HA answers before its integrations have registered their routes.
+                message = f"HTTP 404 while Home Assistant starts: {message}"
+                raise _Transient(message) from None
             raise ApiError(error.code, _explain(error.code, message)) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", None) or error
@@ -155,6 +159,18 @@ class Client:
             return json.loads(body)
         except ValueError:
             raise CommandError(f"{path}: the answer is not JSON") from None
+
+    def _starting(self) -> bool:
+        """Return True when HA answers but is not running (starting, stopping)."""
+        request = urllib.request.Request(
+            self.url + "/api/config",
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.retry.timeout) as answer:
+                return bool(json.loads(answer.read()).get("state") != "RUNNING")
+        except OSError, ValueError, AttributeError, http.client.HTTPException:
+            return False
 
 
 class _Transient(Exception):

@@ -411,6 +411,13 @@ class HassServer:
         )
         return entries
 
+    def homeiq_diagnostics(self) -> dict[str, Any]:
+        """Return HomeIQ's diagnostics download (its `data`)."""
+        (entry,) = self.homeiq_entries()
+        path = f"/api/diagnostics/config_entry/{entry['entry_id']}"
+        data: dict[str, Any] = self.request("GET", path)["data"]
+        return data
+
     def entity(self, entity_id: str) -> dict[str, Any]:
         """Return the state object of `entity_id` (state, attributes …)."""
         found: dict[str, Any] = self.request("GET", f"/api/states/{entity_id}")

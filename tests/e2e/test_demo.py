@@ -14,7 +14,10 @@ import socket
 import bcrypt
 import pytest
 
+import homeiq_core
 from homeiq_trainer import cli, demo
+from homeiq_trainer.errors import CommandError
+from homeiq_trainer.hass_server import integration_source
 from homeiq_trainer.models.registry import current
 
 from .conftest import DemoRun
@@ -98,3 +101,16 @@ def test_the_default_config_dir_is_fresh_under_the_cache(
     monkeypatch.delenv("HOMEIQ_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert demo.cache_root() == tmp_path / "xdg" / "homeiq"
+
+
+def test_an_install_without_the_integration_says_where_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wheel: the core in site-packages, no integration beside it.
+    core = tmp_path / "site-packages" / "homeiq_core"
+    core.mkdir(parents=True)
+    (core / "__init__.py").touch()
+    monkeypatch.setattr(homeiq_core, "__file__", str(core / "__init__.py"))
+
+    with pytest.raises(CommandError, match="run from a clone of the repository"):
+        integration_source()

@@ -248,6 +248,35 @@ def test_a_hostile_upload_is_refused_and_the_model_keeps_serving(
     assert server.entity(HOME_TYPE)["attributes"]["source"] == "model"
 
 
+def test_onboarding_twice_and_a_second_homeiq_are_refused_clearly(
+    server: HassServer,
+) -> None:
+    token = server.token
+    with pytest.raises(HassError, match="could not create the owner account: HTTP"):
+        server.onboard("intruder", "another-password")
+    with pytest.raises(HassError, match="HomeIQ's config flow ended with"):
+        server.add_homeiq()
+    assert server.token == token
+    assert len(server.homeiq_entries()) == 1
+
+
+def test_a_second_hass_on_a_config_dir_in_use_fails_with_its_log(
+    server: HassServer, tmp_path: Path
+) -> None:
+    second = HassServer(tmp_path / "second")
+    # The running server's lock: HA allows one instance per config dir.
+    (tmp_path / "second" / ".ha_run.lock").symlink_to(
+        server.config_dir / ".ha_run.lock"
+    )
+
+    expected = r"hass exited with code 1\nlast lines"
+    with pytest.raises(HassError, match=expected) as error:
+        second.start()
+
+    assert "already running" in str(error.value)
+    assert second.pid is None
+
+
 def test_waiting_for_ctrl_c_returns_on_it(server: HassServer) -> None:
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
