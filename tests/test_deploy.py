@@ -5,14 +5,19 @@ configuration documentation (the Supervisor's own schema is not installed here):
 https://developers.home-assistant.io/docs/add-ons/configuration (required keys
 name/version/slug/description/arch; arch names; startup and boot values; `map`
 folder types; option types for `schema`; every option described by the schema).
-The commands the units and the add-on run are parsed by the trainer's own CLI.
+The commands the units run are parsed by the trainer's own CLI and the units pass
+`systemd-analyze verify`; the add-on's run script is run with options as the
+Supervisor writes them, and the settings the daemon then uses are checked.
 """
 
 import configparser
+import json
+import os
 from pathlib import Path
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
@@ -118,9 +123,10 @@ def test_addon_config_follows_ha_addon_rules() -> None:
     for name, value in options.items():
         assert name in schema, f"option {name} is not in the schema"
         assert value is None or _valid_option(value, schema[name]), name
-    # The add-on reads HA's configuration; it must never write it.
-    (mapping,) = config["map"]
-    assert mapping == {"type": "homeassistant_config", "read_only": True}
+    # The add-on talks to HomeIQ's API only: no folder of HA's is mapped.
+    assert "map" not in config
+    assert options["url"] == "http://homeassistant:8123"
+    assert schema["token"] == "password?"  # the user's token, never a default
 
 
 def test_the_addon_options_schema_refuses_bad_values() -> None:
@@ -129,7 +135,8 @@ def test_the_addon_options_schema_refuses_bad_values() -> None:
     assert not _valid_option("3:00", schema["schedule"])
     assert not _valid_option("24:00", schema["schedule"])
     assert _valid_option("23:59", schema["schedule"])
-    assert not _valid_option(0, schema["days"])
+    assert not _valid_option(0, schema["synthetic_days"])
+    assert not _valid_option("yes", schema["push"])
     assert not _valid_option(1.5, schema["jobs"])
     assert not SCHEMA_TYPE.fullmatch("integer")
 
@@ -152,25 +159,73 @@ def test_addon_build_installs_the_trainer() -> None:
     assert "pip wheel --no-deps -w deploy/addon/homeiq-trainer/wheels ." in prepare
 
 
-def test_addon_run_script_runs_trainer_commands() -> None:
-    """run.sh passes shellcheck and runs commands the CLI accepts."""
+def test_addon_run_script_passes_shellcheck() -> None:
     shellcheck = shutil.which("shellcheck") or str(
         Path(sys.executable).with_name("shellcheck")
     )
     subprocess.run(
         [shellcheck, str(ADDON / "run.sh"), str(ADDON.parent / "prepare")], check=True
     )
-    options = _config()["options"]
-    text = (ADDON / "run.sh").read_text("utf-8")
-    text = re.sub(r'"\$\(option (\w+)\)"', lambda m: str(options[m.group(1)]), text)
-    text = text.replace('"$HA_CONFIG', '"/homeassistant').replace('"$DATA', '"/data')
-    commands = [
-        shlex.split(line.strip())[1:]
-        for line in text.splitlines()
-        if line.strip().startswith("homeiq-trainer ")
-    ]
-    assert [c[0] for c in commands] == ["import-recorder", "validate", "train"]
-    _check_commands(commands)
+
+
+def _run_addon(
+    tmp_path: Path, options: dict[str, object]
+) -> subprocess.CompletedProcess:
+    """Run the add-on's run.sh --once with `options`, the venv's trainer on PATH."""
+    (tmp_path / "options.json").write_text(json.dumps(options))
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOMEIQ_OPTIONS": str(tmp_path / "options.json"),
+        "HOMEIQ_DATA": str(tmp_path / "data"),
+        "HOMEIQ_RETRY_ATTEMPTS": "1",  # not an add-on option: fail fast
+        "TZ": "Europe/Amsterdam",  # the Supervisor sets the host's zone
+    }
+    return subprocess.run(
+        ["sh", str(ADDON / "run.sh"), "--once"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_addon_options_become_the_daemons_settings(
+    tmp_path: Path, socket_enabled: None
+) -> None:
+    """run.sh maps every option to HOMEIQ_*; one run records what it was given."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = {
+        **_config()["options"],
+        "url": f"http://127.0.0.1:{port}",
+        "token": "an-admins-long-lived-token",
+        "synthetic_homes": 12,
+        "push": False,
+    }
+    result = _run_addon(tmp_path, options)
+
+    assert result.returncode == 1, result.stderr  # nobody listens on that port
+    assert "run FAILED" in result.stdout
+    record = json.loads((tmp_path / "data" / "last-run.json").read_text())
+    config = record["config"]
+    assert config["url"] == options["url"]
+    assert config["schedule"] == options["schedule"]
+    assert config["synthetic_homes"] == 12
+    assert config["synthetic_days"] == options["synthetic_days"]
+    assert config["jobs"] == options["jobs"]
+    assert config["push"] is False
+    assert config["state_dir"] == str(tmp_path / "data")
+    assert config["token"] == "set"
+    assert "an-admins-long-lived-token" not in result.stdout + result.stderr
+
+
+def test_addon_without_a_token_says_what_to_set(tmp_path: Path) -> None:
+    result = _run_addon(tmp_path, _config()["options"])
+
+    assert result.returncode == 1
+    assert "set the add-on's token option" in result.stderr
 
 
 def _unit(name: str) -> configparser.RawConfigParser:
@@ -197,27 +252,61 @@ def _join_repeats(text: str) -> str:
     return "\n".join(out)
 
 
-def test_systemd_units_run_the_trainer_nightly() -> None:
-    """The timer starts the service at night; its commands parse with the CLI."""
-    timer = _unit("homeiq-trainer.timer")
-    assert timer["Timer"]["Unit"] == "homeiq-trainer.service"
-    assert timer["Timer"]["Persistent"] == "true"
-    assert timer["Install"]["WantedBy"] == "timers.target"
-    service = _unit("homeiq-trainer.service")["Service"]
-    assert service["Type"] == "oneshot"  # several ExecStart lines, in order
-    environment = dict(
-        line.split("=", 1) for line in service["Environment"].splitlines()
-    )
+def _commands(service: configparser.SectionProxy) -> list[list[str]]:
+    """Return the trainer commands of a unit's ExecStart lines."""
     commands = []
     for line in service["ExecStart"].splitlines():
-        words = shlex.split(
-            re.sub(r"\$\{(\w+)\}", lambda m: environment[m.group(1)], line)
-        )
+        words = shlex.split(line)
         assert words[0] == TRAINER
         commands.append(words[1:])
     _check_commands(commands)
-    assert service["ReadWritePaths"] == "/var/lib/homeiq-trainer"
-    assert service["ProtectSystem"] == "strict"
+    return commands
+
+
+def test_systemd_units_run_the_daemon_or_once_nightly() -> None:
+    """The daemon keeps its schedule; the timer variant starts `run --once`."""
+    daemon = _unit("homeiq-trainer.service")
+    service = daemon["Service"]
+    assert service["Type"] == "exec"
+    assert _commands(service) == [
+        ["run", "--config", "/etc/homeiq-trainer/trainer.toml"]
+    ]
+    assert service["Restart"] == "on-failure"
+    assert daemon["Install"]["WantedBy"] == "multi-user.target"
+    once = _unit("homeiq-trainer-once.service")["Service"]
+    assert once["Type"] == "oneshot"
+    assert _commands(once) == [
+        ["run", "--once", "--config", "/etc/homeiq-trainer/trainer.toml"]
+    ]
+    timer = _unit("homeiq-trainer.timer")
+    assert timer["Timer"]["Unit"] == "homeiq-trainer-once.service"
+    assert timer["Timer"]["Persistent"] == "true"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    for unit in (service, once):
+        # SIGTERM to the trainer only, which ends its run between stages.
+        assert unit["KillMode"] == "mixed"
+        assert unit["StateDirectory"] == "homeiq-trainer"
+        assert unit["LoadCredential"] == "token:/etc/homeiq-trainer/token"
+        assert unit["Environment"] == "HOMEIQ_TOKEN_FILE=%d/token"
+        assert unit["ReadWritePaths"] == "/var/lib/homeiq-trainer"
+        assert unit["ProtectSystem"] == "strict"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd")
+def test_systemd_verifies_the_units(tmp_path: Path) -> None:
+    """`systemd-analyze verify`, the trainer path pointed at this venv's."""
+    trainer = str(Path(sys.executable).with_name("homeiq-trainer"))
+    for path in SYSTEMD.iterdir():
+        text = path.read_text("utf-8").replace(TRAINER, trainer)
+        (tmp_path / path.name).write_text(text)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *sorted(map(str, tmp_path.iterdir()))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd")

@@ -11,10 +11,12 @@ from types import ModuleType
 
 from . import (
     __version__,
+    daemon,
     demo,
     generate,
     ha_client,
     infer,
+    pull,
     recorder_import,
     validate,
 )
@@ -35,6 +37,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     infer,
     recorder_import,
     ha_client,
+    pull,
+    daemon,
     demo,
 )
 

@@ -4,6 +4,8 @@
 module puts them together: a streaming `DatasetWriter` that writes one home at a
 time and the manifest last (atomically), `read_dataset` that iterates over homes
 as `Home` tuples, and `validate_dataset` that checks every file of a dataset.
+A home may come as events, as daily rollups (version 3: what the integration
+exports), or both.
 
 Events are stored as Parquet (pyarrow; `entity_id` and `state` dictionary-encoded,
 times as `timestamp[us, UTC]`, attributes as JSON text) or as JSON lines, plain or
@@ -42,12 +44,16 @@ from homeiq_core.dataset import (
     Manifest,
     ReportColumns,
     check_gaps,
+    check_rollups,
     format_time,
     in_gaps,
+    parse_rollups,
     parse_time,
     read_events_jsonl,
     read_reports_jsonl,
+    write_rollups_json,
 )
+from homeiq_core.rollups import DayRollup
 from homeiq_core.telemetry import entity_domain
 
 FORMATS = ("parquet", "jsonl", "jsonl.gz")
@@ -120,7 +126,9 @@ class Home(NamedTuple):
 
     `reports` is None when the dataset did not record re-reports (version 1, or a
     conversion from HA's recorder): the heartbeat was not visible. `gaps` are the
-    intervals [start, end) in which nothing was recorded.
+    intervals [start, end) in which nothing was recorded. `rollups` are the
+    home's closed days when the dataset carries them (version 3), None otherwise;
+    a home that comes as rollups only has no events (an empty `events`).
     """
 
     entry: HomeEntry
@@ -130,6 +138,7 @@ class Home(NamedTuple):
     external: ExternalColumns | None
     reports: ReportColumns | None = None
     gaps: tuple[tuple[float, float], ...] = ()
+    rollups: tuple[DayRollup, ...] | None = None
 
 
 # --- events: Arrow tables <-> EventColumns --------------------------------------
@@ -153,6 +162,11 @@ def events_table(events: EventColumns) -> pa.Table:
         ],
         schema=EVENT_SCHEMA,
     )
+
+
+def empty_events_table() -> pa.Table:
+    """Return an event table without rows (a home that comes as rollups only)."""
+    return EVENT_SCHEMA.empty_table()
 
 
 def _times_array(seconds: np.ndarray) -> pa.Array:
@@ -661,6 +675,11 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 
+def _write_rollups(path: Path, rollups: Sequence[DayRollup]) -> None:
+    with path.open("w", encoding="utf-8") as file:
+        file.writelines(write_rollups_json(rollups))
+
+
 def _format_of(path: str) -> str:
     for fmt in ("jsonl.gz", "jsonl", "parquet"):
         if path.endswith(f".{fmt}"):
@@ -676,7 +695,7 @@ def _format_of(path: str) -> str:
 def write_home_files(
     root: str | os.PathLike[str],
     inventory: Inventory,
-    events: EventColumns | pa.Table,
+    events: EventColumns | pa.Table | None,
     *,
     start: float,
     end: float,
@@ -685,15 +704,16 @@ def write_home_files(
     reports: ReportColumns | pa.Table | None = None,
     gaps: Sequence[tuple[float, float]] = (),
     fmt: str = "parquet",
+    rollups: Sequence[DayRollup] | None = None,
 ) -> HomeEntry:
     """Write one home's files under `root`/homes/<home_id>/; return its entry.
 
     Everything is checked first, by the reader's own checks (inventory, labels
-    against the inventory, events, reports, external series, gaps), so a writer
-    never produces a dataset that its own reader refuses. Use this directly to
-    write homes from several processes, and `DatasetWriter.add` to list them.
+    against the inventory, events, reports, rollups, external series, gaps), so a
+    writer never produces a dataset that its own reader refuses. Use this directly
+    to write homes from several processes, and `DatasetWriter.add` to list them.
     `reports` None means re-reports were not recorded; an empty table means they
-    were, and there were none.
+    were, and there were none. `events` None writes a home of `rollups` only.
     """
     if fmt not in FORMATS:
         raise DatasetError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -718,10 +738,72 @@ def write_home_files(
     if start > end:
         raise DatasetError(f"{where}: 'start' is after 'end'")
     check_gaps(gaps, start, end, f"{where} gaps")
-    table = events if isinstance(events, pa.Table) else events_table(events)
-    table = _unique_dictionaries(
-        check_events_table(table, f"{where} events", start=start, end=end, gaps=gaps)
+    if events is None and rollups is None:
+        raise DatasetError(f"{where}: a home needs events or rollups (or both)")
+    if rollups is not None:
+        check_rollups(
+            rollups, inventory, start=start, end=end, where=f"{where} rollups"
+        )
+    table, report_table, ext = _checked_tables(
+        where, events, reports, external, start=start, end=end, gaps=gaps
     )
+    relative = f"{HOMES_DIR}/{home_id}"
+    directory = Path(root, relative)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_json(directory / "inventory.json", inventory_json)
+    events_path = rollups_path = None
+    if table is not None:
+        events_path = f"{relative}/events.{fmt}"
+        _write_events(directory / f"events.{fmt}", table, fmt)
+    if rollups is not None:
+        rollups_path = f"{relative}/rollups.json"
+        _write_rollups(directory / "rollups.json", rollups)
+    labels_path = external_path = reports_path = None
+    if labels_json is not None:
+        labels_path = f"{relative}/labels.json"
+        _write_json(directory / "labels.json", labels_json)
+    if ext is not None:
+        external_path = f"{relative}/external.{fmt}"
+        _write_external(directory / f"external.{fmt}", ext, fmt)
+    if report_table is not None:
+        reports_path = f"{relative}/reports.{fmt}"
+        _write_reports(directory / f"reports.{fmt}", report_table, fmt)
+    return HomeEntry(
+        home_id=home_id,
+        inventory=f"{relative}/inventory.json",
+        events=events_path,
+        n_events=0 if table is None else table.num_rows,
+        start=start,
+        end=end,
+        labels=labels_path,
+        external=external_path,
+        reports=reports_path,
+        n_reports=0 if report_table is None else report_table.num_rows,
+        gaps=gaps,
+        rollups=rollups_path,
+        n_days=0 if rollups is None else len(rollups),
+    )
+
+
+def _checked_tables(
+    where: str,
+    events: EventColumns | pa.Table | None,
+    reports: ReportColumns | pa.Table | None,
+    external: ExternalColumns | pa.Table | None,
+    *,
+    start: float,
+    end: float,
+    gaps: tuple[tuple[float, float], ...],
+) -> tuple[pa.Table | None, pa.Table | None, pa.Table | None]:
+    """Return a home's events, reports and external series as checked tables."""
+    table = None
+    if events is not None:
+        table = events if isinstance(events, pa.Table) else events_table(events)
+        table = _unique_dictionaries(
+            check_events_table(
+                table, f"{where} events", start=start, end=end, gaps=gaps
+            )
+        )
     report_table = None
     if reports is not None:
         report_table = (
@@ -736,34 +818,7 @@ def write_home_files(
     if external is not None:
         ext = external if isinstance(external, pa.Table) else external_table(external)
         ext = check_external_table(ext, f"{where} external")
-    relative = f"{HOMES_DIR}/{home_id}"
-    directory = Path(root, relative)
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_json(directory / "inventory.json", inventory_json)
-    _write_events(directory / f"events.{fmt}", table, fmt)
-    labels_path = external_path = reports_path = None
-    if labels_json is not None:
-        labels_path = f"{relative}/labels.json"
-        _write_json(directory / "labels.json", labels_json)
-    if ext is not None:
-        external_path = f"{relative}/external.{fmt}"
-        _write_external(directory / f"external.{fmt}", ext, fmt)
-    if report_table is not None:
-        reports_path = f"{relative}/reports.{fmt}"
-        _write_reports(directory / f"reports.{fmt}", report_table, fmt)
-    return HomeEntry(
-        home_id=home_id,
-        inventory=f"{relative}/inventory.json",
-        events=f"{relative}/events.{fmt}",
-        n_events=table.num_rows,
-        start=start,
-        end=end,
-        labels=labels_path,
-        external=external_path,
-        reports=reports_path,
-        n_reports=0 if report_table is None else report_table.num_rows,
-        gaps=gaps,
-    )
+    return table, report_table, ext
 
 
 def _unique_dictionaries(table: pa.Table) -> pa.Table:
@@ -839,7 +894,7 @@ class DatasetWriter:
     def write_home(
         self,
         inventory: Inventory,
-        events: EventColumns | pa.Table,
+        events: EventColumns | pa.Table | None,
         *,
         start: float,
         end: float,
@@ -847,6 +902,7 @@ class DatasetWriter:
         external: ExternalColumns | pa.Table | None = None,
         reports: ReportColumns | pa.Table | None = None,
         gaps: Sequence[tuple[float, float]] = (),
+        rollups: Sequence[DayRollup] | None = None,
     ) -> HomeEntry:
         """Write one home's files now and remember its manifest entry."""
         entry = write_home_files(
@@ -860,6 +916,7 @@ class DatasetWriter:
             reports=reports,
             gaps=gaps,
             fmt=self.fmt,
+            rollups=rollups,
         )
         self.add(entry)
         return entry
@@ -931,7 +988,12 @@ class Dataset:
         return path
 
     def read_events_table(self, entry: HomeEntry) -> pa.Table:
-        """Return a home's checked events as an Arrow table (the fast path)."""
+        """Return a home's checked events as an Arrow table (the fast path).
+
+        A home of rollups only has an empty table.
+        """
+        if entry.events is None:
+            return empty_events_table()
         return self._read_checked_table(
             entry.events, entry, _events_from_jsonl, check_events_table, "events"
         )
@@ -992,6 +1054,24 @@ class Dataset:
             )
         return table
 
+    def read_rollups(
+        self, entry: HomeEntry, inventory: Inventory
+    ) -> tuple[DayRollup, ...] | None:
+        """Return a home's checked daily rollups, None when it has none."""
+        if entry.rollups is None:
+            return None
+        where = str(self.root / entry.rollups)
+        rollups = parse_rollups(
+            _read_json(self.path(entry.rollups, where), where), where
+        )
+        check_rollups(rollups, inventory, start=entry.start, end=entry.end, where=where)
+        if len(rollups) != entry.n_days:
+            raise DatasetError(
+                f"{where}: has {len(rollups)} days, the manifest says n_days "
+                f"{entry.n_days}"
+            )
+        return tuple(rollups)
+
     def read_reports(self, entry: HomeEntry) -> ReportColumns | None:
         """Return a home's validated re-reports, or None when not recorded."""
         table = self.read_reports_table(entry)
@@ -1020,6 +1100,7 @@ class Dataset:
             self.read_external(entry),
             self.read_reports(entry),
             entry.gaps,
+            self.read_rollups(entry, inventory),
         )
 
 
@@ -1047,6 +1128,8 @@ class DatasetSummary:
     gap_days: float = 0.0
     warnings: Counter[str] = field(default_factory=Counter)
     unannotated: int = 0
+    n_days: int = 0  # daily rollups (version 3)
+    homes_with_rollups: int = 0
 
     def describe(self) -> str:
         """Return a one-paragraph description."""
@@ -1082,6 +1165,10 @@ class DatasetSummary:
             )
         else:
             parts.append("no re-reports recorded")
+        if self.homes_with_rollups:
+            parts.append(
+                f"{self.n_days:,} daily rollups in {self.homes_with_rollups} homes"
+            )
         if self.gaps:
             parts.append(f"{self.gaps} gaps ({self.gap_days:.1f} days)")
         if self.warnings:
@@ -1102,7 +1189,7 @@ def validate_dataset(root: str | os.PathLike[str]) -> DatasetSummary:
     failures: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
-    n_reports = with_reports = unannotated = 0
+    n_reports = with_reports = unannotated = n_days = with_rollups = 0
     for entry in dataset.manifest.homes:
         inventory = dataset.read_inventory(entry)
         labels = dataset.read_labels(entry, inventory)
@@ -1112,7 +1199,11 @@ def validate_dataset(root: str | os.PathLike[str]) -> DatasetSummary:
             n_reports += reports.num_rows
             with_reports += 1
         dataset.read_external(entry)
-        formats[_format_of(entry.events)] += 1
+        rollups = dataset.read_rollups(entry, inventory)
+        if rollups is not None:
+            n_days += len(rollups)
+            with_rollups += 1
+        formats[_format_of(entry.events) if entry.events else "rollups"] += 1
         if labels is not None:
             if labels.home_type is not None:
                 types[labels.home_type] += 1
@@ -1133,4 +1224,6 @@ def validate_dataset(root: str | os.PathLike[str]) -> DatasetSummary:
         gap_days=sum(b - a for home in homes for a, b in home.gaps) / 86400,
         warnings=warnings,
         unannotated=unannotated,
+        n_days=n_days,
+        homes_with_rollups=with_rollups,
     )

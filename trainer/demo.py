@@ -10,6 +10,7 @@ keeps HA running until Ctrl-C. Progress goes to stderr, the result to stdout.
 
 import argparse
 from collections.abc import Sequence
+import json
 import os
 from pathlib import Path
 import secrets
@@ -20,7 +21,8 @@ import time
 from types import FrameType
 from typing import Any
 
-from . import cli
+from .config import load_config
+from .daemon import RunSummary, configure_logging, run_once
 from .errors import CommandError
 from .hass_server import HassError, HassServer, entity_ids
 
@@ -79,6 +81,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="print the states and stop Home Assistant instead of waiting for Ctrl-C",
     )
     parser.add_argument(
+        "--shipped-models",
+        action="store_true",
+        help="start HomeIQ with its shipped models (the loop then pushes only the "
+        "models that beat them); default: on its rule-based fallback, so the "
+        "loop's models replace the rules",
+    )
+    parser.add_argument(
         "--homes",
         type=int,
         default=DEMO_HOMES,
@@ -121,13 +130,20 @@ def run_demo(args: argparse.Namespace) -> int:
     config_dir = config_directory(args.config_dir)
     _say(f"Home Assistant's config dir: {config_dir} (delete it when done)")
     password = secrets.token_urlsafe(12)
-    with HassServer(config_dir, port=args.port) as server:
+    if not args.shipped_models:
+        _say(
+            "HomeIQ starts on its rule-based fallback (its shipped models are left "
+            "out; --shipped-models keeps them), so the loop's models replace the rules"
+        )
+    server = HassServer(config_dir, port=args.port, shipped_models=args.shipped_models)
+    with server:
         token_file = start(server, password)
         calls = drive_activity(server)
         _say(f"drove activity: {calls} service calls on the demo's lights, switches")
         before = server.state(MODEL_VERSION)
-        train_and_push(server.url, token_file, config_dir / "trainer", args)
-        print_result(server, password, token_file, before)
+        settings = loop_config(server.url, token_file, config_dir / "trainer", args)
+        summary = train_and_push(settings)
+        print_result(server, password, settings, before, summary)
         print(f"ready in {time.monotonic() - began:.0f} s", flush=True)
         if not args.no_wait:
             print("Home Assistant keeps running; press Ctrl-C to stop it.", flush=True)
@@ -164,49 +180,57 @@ def drive_activity(server: HassServer, rounds: int = ACTIVITY_ROUNDS) -> int:
     return calls
 
 
-def train_and_push(
+def loop_config(
     url: str, token_file: Path, work: Path, args: argparse.Namespace
-) -> None:
-    """Train on a small synthetic mix, then push the models to HomeIQ."""
-    registry = work / "registry"
+) -> Path:
+    """Write the trainer daemon's settings for this demo; return the TOML file."""
     data = cache_root() / "demo" / "data"  # synthetic homes are reused across runs
+    values = {
+        "url": url,
+        "token_file": token_file,
+        "state_dir": work,
+        "data_dir": data,
+        "synthetic_homes": args.homes,
+        "synthetic_days": args.days,
+        "failure_rate": DEMO_FAILURE_RATE,
+        "plan_homes": DEMO_PLAN_HOMES,
+        "seed": DEMO_SEED,
+        "jobs": args.jobs,
+    }
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "homeiq-trainer.toml"
+    path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in values.items()), "utf-8")
+    return path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, Path | str):
+        return json.dumps(str(value))  # a TOML basic string is a JSON string
+    return repr(value)
+
+
+def train_and_push(settings: Path) -> RunSummary:
+    """Run the nightly loop once: pull, train, judge against the deployed, push."""
+    config = load_config(settings, environ={})
     _say(
-        f"training on {args.homes} synthetic homes x {args.days} days "
-        f"(cached in {data})"
+        f"running the nightly loop once (homeiq-trainer run --once --config "
+        f"{settings}): pull this home's data, train on it and "
+        f"{config.synthetic_homes} synthetic homes x {config.synthetic_days} days, "
+        "push each model the promotion gate finds better than the deployed one"
     )
-    _run(
-        "train",
-        "--homes",
-        str(args.homes),
-        "--days",
-        str(args.days),
-        *("--seed", str(DEMO_SEED), "--failure-rate", str(DEMO_FAILURE_RATE)),
-        *("--plan-homes", str(DEMO_PLAN_HOMES), "--jobs", str(args.jobs)),
-        *("--work", str(data), "--registry", str(registry)),
-        *("--report", str(work / "report")),
-    )
-    _say("pushing the models to HomeIQ")
-    _run(
-        "push",
-        *("--url", url, "--token-file", str(token_file)),
-        *("--registry", str(registry)),
-    )
-
-
-def _run(*argv: str) -> None:
-    """Run a trainer command; its output is progress here, so it goes to stderr."""
-    saved = sys.stdout
-    sys.stdout = sys.stderr
-    try:
-        code = cli.main(list(argv))
-    finally:
-        sys.stdout = saved
-    if code != 0:
-        raise CommandError(f"`homeiq-trainer {argv[0]}` failed (exit code {code})")
+    configure_logging("text", config.token)
+    summary = run_once(config, progress=True)
+    if not summary.ok:
+        raise CommandError(f"the loop's run failed: {summary.line}")
+    return summary
 
 
 def print_result(
-    server: HassServer, password: str, token_file: Path, version_before: str
+    server: HassServer,
+    password: str,
+    settings: Path,
+    version_before: str,
+    summary: RunSummary,
 ) -> None:
     """Print where HA is, how to log in, and what HomeIQ's entities say."""
     home = server.entity(HOME_TYPE)
@@ -217,8 +241,13 @@ def print_result(
         "HomeIQ demo",
         f"  URL:    {server.url}",
         f"  login:  {USERNAME} / {password}",
-        f"  token:  {token_file} (for --token-file of status and push)",
+        f"  token:  {server.config_dir / 'homeiq-token'} (for --token-file)",
         f"  config: {server.config_dir} (HA's log: {server.log_path})",
+        "",
+        f"the loop: {summary.line}",
+        *(f"  pushed {name}" for name in summary.pushed),
+        *(f"  kept the deployed {name}: {why}" for name, why in summary.kept.items()),
+        f"  again: homeiq-trainer run --once --config {settings}",
         "",
         f"{MODEL_VERSION}: {version_before} -> {server.state(MODEL_VERSION)}",
         f"{HOME_TYPE}: {home['state']} (source {attributes.get('source')}; "

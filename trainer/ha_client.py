@@ -1,5 +1,9 @@
 """`homeiq-trainer status` and `push`: talk to HomeIQ's HTTP API in Home Assistant.
 
+The client also streams large answers to a file (`Client.get_stream`, used by
+`homeiq-trainer pull`), with the same retries: a download cut short is started
+again from the beginning.
+
 Standard library only (urllib), so the trainer stays light. The access token comes
 from `--token-file` or the environment variable HOMEIQ_TOKEN and is never printed or
 logged. Requests that fail because HA is unreachable, restarting (5xx) or drops the
@@ -17,7 +21,7 @@ import os
 from pathlib import Path
 import sys
 import time
-from typing import Any
+from typing import IO, Any
 import urllib.error
 import urllib.request
 
@@ -41,6 +45,7 @@ UPLOAD_NAMES = (
     "battery_days_left_q50",
     "battery_days_left_q90",
 )
+STREAM_CHUNK_BYTES = 1 << 20
 DEFAULT_PUSH = (
     "home_type",
     "device_failure",
@@ -96,11 +101,37 @@ class Client:
         """Return `GET /api/homeiq/status`."""
         return self._request("GET", STATUS_PATH)
 
+    def download_model(self, name: str) -> bytes:
+        """Return the ONNX bytes serving as model file `name` (checksum checked).
+
+        Raises ApiError 404 when the integration has none (it scores with rules).
+        """
+        path = UPLOAD_PATH.format(name=name)
+        data, expected = self._retrying("GET", path, lambda: self._download_once(path))
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected.strip().lower():
+            raise CommandError(
+                f"GET {path}: the body's SHA-256 is {digest}, the header says "
+                f"{expected or 'nothing'}"
+            )
+        return data
+
     def upload(self, name: str, data: bytes) -> dict[str, Any]:
         """Upload a model; return the integration's `{name, version, sha256}`."""
         digest = hashlib.sha256(data).hexdigest()
         headers = {SHA256_HEADER: digest, "Content-Type": "application/octet-stream"}
         return self._request("POST", UPLOAD_PATH.format(name=name), data, headers)
+
+    def get_stream(self, path: str, out: IO[bytes], *, max_bytes: int) -> int:
+        """GET `path` into `out` in chunks; return the number of bytes written.
+
+        `out` is rewound and truncated before each attempt, so a transfer cut
+        short (HA restarting, the network dropping) is retried from the start. An
+        answer larger than `max_bytes` is refused (a `CommandError`, not retried).
+        """
+        return self._retrying(
+            "GET", path, lambda: self._stream_once(path, out, max_bytes)
+        )
 
     def _request(
         self,
@@ -110,11 +141,17 @@ class Client:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one request, retrying what a restart or a bad network explains."""
+        return self._retrying(
+            method, path, lambda: self._once(method, path, data, headers or {})
+        )
+
+    def _retrying[T](self, method: str, path: str, attempt_once: Callable[[], T]) -> T:
+        """Run `attempt_once` until it succeeds, backing off on transient failures."""
         started = time.monotonic()
         delay = self.retry.first_delay
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                return self._once(method, path, data, headers or {})
+                return attempt_once()
             except _Transient as error:
                 spent = time.monotonic() - started
                 last = attempt == self.retry.attempts
@@ -131,18 +168,22 @@ class Client:
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(
-        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
-    ) -> dict[str, Any]:
+    def _open(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Open a request; map failures to `_Transient` or a final `ApiError`."""
         request = urllib.request.Request(
             self.url + path,
             data=data,
             method=method,
-            headers={**headers, "Authorization": f"Bearer {self._token}"},
+            headers={**(headers or {}), "Authorization": f"Bearer {self._token}"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.retry.timeout) as answer:
-                body = answer.read()
+            return urllib.request.urlopen(request, timeout=self.retry.timeout)
         except urllib.error.HTTPError as error:
             message = _message(error.read())
             if error.code >= 500:
@@ -153,10 +194,18 @@ class Client:
                 raise _Transient(message) from None
             raise ApiError(error.code, _explain(error.code, message)) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-            reason = getattr(error, "reason", None) or error
-            raise _Transient(f"{type(reason).__name__}: {reason}") from None
+            raise _transient(error) from None
+
+    def _once(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> dict[str, Any]:
         try:
-            return json.loads(body)
+            with self._open(method, path, data, headers) as answer:
+                body = answer.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise _transient(error) from None
+        try:
+            return json.loads(body)  # type: ignore[no-any-return]
         except ValueError:
             raise CommandError(f"{path}: the answer is not JSON") from None
 
@@ -172,9 +221,49 @@ class Client:
         except OSError, ValueError, AttributeError, http.client.HTTPException:
             return False
 
+    def _download_once(self, path: str) -> tuple[bytes, str]:
+        """Return the body and its X-HomeIQ-SHA256 header."""
+        try:
+            with self._open("GET", path) as answer:
+                return answer.read(), answer.headers.get(SHA256_HEADER, "")
+        except (OSError, http.client.HTTPException) as error:
+            raise _transient(error) from None
+
+    def _stream_once(self, path: str, out: IO[bytes], max_bytes: int) -> int:
+        out.seek(0)
+        out.truncate()
+        with self._open("GET", path) as answer:
+            length = answer.headers.get("Content-Length")
+            expected = int(length) if length is not None else None
+            if expected is not None and expected > max_bytes:
+                raise CommandError(_too_large(path, max_bytes, f"{expected:,} bytes"))
+            size = 0
+            try:
+                while chunk := answer.read(STREAM_CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise CommandError(_too_large(path, max_bytes, "more"))
+                    out.write(chunk)
+            except (OSError, http.client.HTTPException) as error:
+                raise _transient(error, f"after {size:,} bytes") from None
+        if expected is not None and size != expected:
+            raise _Transient(f"cut short: {size:,} of {expected:,} bytes")
+        out.flush()
+        return size
+
 
 class _Transient(Exception):
     """A failure worth retrying: no answer, a dropped connection, a 5xx."""
+
+
+def _transient(error: BaseException, when: str = "") -> _Transient:
+    reason = getattr(error, "reason", None) or error
+    suffix = f" ({when})" if when else ""
+    return _Transient(f"{type(reason).__name__}: {reason}{suffix}")
+
+
+def _too_large(path: str, max_bytes: int, size: str) -> str:
+    return f"{path}: the answer is larger than the cap of {max_bytes:,} bytes ({size})"
 
 
 def _message(body: bytes) -> str:

@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,6 +90,24 @@ def integration_source() -> Path:
     return candidate
 
 
+def install_integration(config_dir: Path, source: Path, *, models: bool) -> Path:
+    """Put HomeIQ in `config_dir`/custom_components unless one is there already.
+
+    With `models`, a link to `source` (the shipped models included); without, a
+    copy without the models directory.
+    """
+    target = config_dir / "custom_components" / DOMAIN
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if models:
+        target.symlink_to(source.resolve(), target_is_directory=True)
+    else:
+        ignore = shutil.ignore_patterns("models", "__pycache__")
+        shutil.copytree(source, target, ignore=ignore)
+    return target
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
@@ -117,13 +136,15 @@ class HassServer:
         *,
         port: int | None = None,
         integration: Path | None = None,
+        shipped_models: bool = True,
         name: str = "HomeIQ demo",
     ) -> None:
         """Prepare `config_dir` (configuration, HomeIQ, onboarding) for a start.
 
-        An existing `custom_components/homeiq` there is kept (a test may put a
-        copy of its own); otherwise it links to `integration` (default: the one
-        this trainer comes from).
+        An existing `custom_components/homeiq` there is kept; otherwise it links to
+        `integration` (default: the one this trainer comes from), or, without
+        `shipped_models`, is a copy of it without its models, so that HomeIQ
+        starts on its rule-based fallback.
         """
         if importlib.util.find_spec("homeassistant") is None:
             raise HassError(
@@ -139,16 +160,10 @@ class HassServer:
         config_dir.mkdir(parents=True, exist_ok=True)
         configuration = CONFIGURATION.format(name=name, host=HOST, port=self.port)
         (config_dir / "configuration.yaml").write_text(configuration, "utf-8")
-        self._link_integration(integration)
+        install_integration(
+            config_dir, integration or integration_source(), models=shipped_models
+        )
         self._seed_onboarding()
-
-    def _link_integration(self, integration: Path | None) -> None:
-        target = self.config_dir / "custom_components" / DOMAIN
-        if target.exists():
-            return
-        source = integration if integration is not None else integration_source()
-        target.parent.mkdir(exist_ok=True)
-        target.symlink_to(source.resolve(), target_is_directory=True)
 
     def _seed_onboarding(self) -> None:
         """Mark the onboarding steps after the owner account done, once."""

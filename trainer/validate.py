@@ -105,20 +105,25 @@ def run(args: argparse.Namespace) -> int:
 def kind_statistics(homes: Iterable[Home]) -> dict[str, dict[str, FeatureStats]]:
     """Return {kind: {feature: stats}} over the (device, day) rows of `homes`.
 
-    Each home is replayed with its re-reports and gaps; rows of a window's first
-    `WARM_UP_DAYS` days are left out. Kinds without any row are absent.
+    Each home is replayed with its re-reports and gaps (a home that carries its
+    daily rollups is read from them); rows of a window's first `WARM_UP_DAYS` days
+    are left out. Kinds without any row are absent.
     """
     columns = [DEVICE_SCHEMA.index(name) for name in STAT_FEATURES]
     parts: dict[str, list[np.ndarray]] = {kind: [] for kind in DEVICE_KINDS}
     for home in homes:
-        rollups = rollups_from_columns(
-            home.inventory,
-            home.events,
-            start=home.entry.start,
-            end=home.entry.end,
-            reports=home.reports,
-            gaps=home.gaps,
-        )
+        rollups = home.rollups
+        if rollups is None:
+            rollups = tuple(
+                rollups_from_columns(
+                    home.inventory,
+                    home.events,
+                    start=home.entry.start,
+                    end=home.entry.end,
+                    reports=home.reports,
+                    gaps=home.gaps,
+                )
+            )
         rows = device_feature_rows(home.inventory, rollups)[WARM_UP_DAYS:]
         for i, device in enumerate(home.inventory.devices):
             parts[device_kind(device)].append(rows[:, i][:, columns])

@@ -1,4 +1,4 @@
-"""HomeIQ's actions: score now, mark a battery replaced, report a device failure.
+"""HomeIQ's actions: scoring, labels, model roll-back and the dataset export.
 
 Battery replacements and failures are labels for training: they are kept with
 their time in HomeIQ's storage (and exported with the home's dataset). A battery
@@ -16,25 +16,28 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import probatio as vol
 
 from .const import (
     DOMAIN,
     SERVICE_BATTERY_REPLACED,
+    SERVICE_EXPORT_DATASET,
     SERVICE_REPORT_FAILURE,
     SERVICE_ROLLBACK_MODEL,
     SERVICE_SCORE_NOW,
 )
 from .coordinator import HomeIQConfigEntry
 from .core.dataset import FAILURE_KINDS
+from .export import ExportError, async_export_file
 from .model_store import NAMES
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_KIND = "kind"
 ATTR_TIME = "time"
 ATTR_NAME = "name"
+ATTR_PSEUDONYMIZE = "pseudonymize"
 
 DEVICE_SCHEMA = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
 FAILURE_SCHEMA = vol.Schema(
@@ -46,6 +49,7 @@ FAILURE_SCHEMA = vol.Schema(
 )
 
 ROLLBACK_SCHEMA = vol.Schema({vol.Required(ATTR_NAME): vol.In(NAMES)})
+EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_PSEUDONYMIZE, default=False): cv.boolean})
 
 
 @callback
@@ -76,6 +80,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_ROLLBACK_MODEL,
         _rollback_model,
         schema=ROLLBACK_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT_DATASET,
+        _export_dataset,
+        schema=EXPORT_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
 
@@ -159,3 +170,18 @@ async def _rollback_model(call: ServiceCall) -> ServiceResponse:
         "version": version,
         "source": "shipped" if version is None else "uploaded",
     }
+
+
+async def _export_dataset(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call.hass)
+    try:
+        path, exported = await async_export_file(
+            call.hass, entry, pseudonymize=call.data[ATTR_PSEUDONYMIZE]
+        )
+    except (ExportError, OSError) as error:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="export_failed",
+            translation_placeholders={"error": str(error)},
+        ) from error
+    return exported.to_json(path)

@@ -1,6 +1,6 @@
-"""HomeIQ's HTTP API for the trainer: upload a model, read the status.
+"""HomeIQ's HTTP API for the trainer: upload or download a model, status, export.
 
-Both need an admin user's token (HA's own auth). Errors are JSON objects with a
+All need an admin user's token (HA's own auth). Errors are JSON objects with a
 message and the fitting status code; bodies are read in chunks up to a size cap,
 and every file or model operation runs in the executor.
 """
@@ -10,6 +10,7 @@ import hashlib
 from http import HTTPStatus
 import json
 import re
+import time
 from typing import Any
 
 from aiohttp import web
@@ -19,13 +20,16 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 
 from .const import DOMAIN
-from .coordinator import HomeIQCoordinator
+from .coordinator import HomeIQConfigEntry, HomeIQCoordinator
 from .core.inference import CREATED, FEATURE_SCHEMA, METRICS, Model, ModelError
+from .export import ExportError, archive_name, async_export_stream
 from .model_store import MAX_MODEL_BYTES, NAMES
 from .models_loader import SCHEMAS, stems
 
 SHA256_HEADER = "X-HomeIQ-SHA256"
+SOURCE_HEADER = "X-HomeIQ-Source"
 CHUNK_BYTES = 64 * 1024
+EXPORT_CHUNK_BYTES = 1 << 20
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -33,15 +37,22 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 def async_register_views(hass: HomeAssistant) -> None:
     """Register the API's views."""
     hass.http.register_view(ModelUploadView())
+    hass.http.register_view(ModelDownloadView())
     hass.http.register_view(StatusView())
+    hass.http.register_view(DatasetView())
+
+
+def _loaded_entry(hass: HomeAssistant) -> HomeIQConfigEntry | None:
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            loaded: HomeIQConfigEntry = entry
+            return loaded
+    return None
 
 
 def _coordinator(hass: HomeAssistant) -> HomeIQCoordinator | None:
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            coordinator: HomeIQCoordinator = entry.runtime_data.coordinator
-            return coordinator
-    return None
+    entry = _loaded_entry(hass)
+    return None if entry is None else entry.runtime_data.coordinator
 
 
 class ModelUploadView(HomeAssistantView):
@@ -102,6 +113,64 @@ class ModelUploadView(HomeAssistantView):
                 f"model refused: {error}", HTTPStatus.UNPROCESSABLE_ENTITY
             )
         return self.json({"name": name, "version": version, "sha256": digest})
+
+
+class ModelDownloadView(HomeAssistantView):
+    """GET /api/homeiq/models/{name}: the ONNX bytes serving as model file `name`.
+
+    The uploaded current version when the store has one, else the shipped file; the
+    trainer scores it beside a new candidate on the same held-out rows.
+    """
+
+    url = "/api/homeiq/models/{name}"
+    name = "api:homeiq:models:download"
+    requires_auth = True
+
+    @require_admin
+    async def get(self, request: web.Request, name: str) -> web.Response:
+        """Return the model's bytes with their SHA-256, or a JSON 404."""
+        if name not in NAMES:
+            known = ", ".join(NAMES)
+            return self.json_message(
+                f"unknown model '{name}'; known: {known}", HTTPStatus.NOT_FOUND
+            )
+        coordinator = _coordinator(request.app[KEY_HASS])
+        if coordinator is None:
+            return self.json_message(
+                "HomeIQ is not loaded", HTTPStatus.SERVICE_UNAVAILABLE
+            )
+        hass = request.app[KEY_HASS]
+        found = await hass.async_add_executor_job(_serving_file, coordinator, name)
+        if found is None:
+            return self.json_message(
+                f"no model '{name}' stored or shipped: HomeIQ uses its rules",
+                HTTPStatus.NOT_FOUND,
+            )
+        data, source = found
+        return web.Response(
+            body=data,
+            content_type="application/octet-stream",
+            headers={
+                SHA256_HEADER: hashlib.sha256(data).hexdigest(),
+                SOURCE_HEADER: source,
+            },
+        )
+
+
+def _serving_file(
+    coordinator: HomeIQCoordinator, name: str
+) -> tuple[bytes, str] | None:
+    """Return the bytes of model file `name` and "uploaded" or "shipped", if any."""
+    candidates = [(coordinator.models_dir / f"{name}.onnx", "shipped")]
+    if coordinator.model_store.current(name) is not None:
+        stored = coordinator.model_store.current_dir / f"{name}.onnx"
+        candidates.insert(0, (stored, "uploaded"))
+    for path, source in candidates:
+        try:
+            return path.read_bytes(), source
+        except FileNotFoundError:
+            continue
+    return None
 
 
 async def _read_capped(request: web.Request) -> bytes | None:
@@ -190,3 +259,63 @@ def _json_or_text(raw: str | None) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+_YES = ("1", "true", "yes", "on")
+_NO = ("", "0", "false", "no", "off")
+
+
+class DatasetView(HomeAssistantView):
+    """GET /api/homeiq/dataset[?pseudonymize=1]: the collected data, as a tar.
+
+    The archive is built in the executor into an unnamed temporary file, then
+    streamed in chunks; the file is gone once the response ends, however it ends.
+    """
+
+    url = "/api/homeiq/dataset"
+    name = "api:homeiq:dataset"
+    requires_auth = True
+
+    @require_admin
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        """Stream the dataset archive."""
+        flag = request.query.get("pseudonymize", "").strip().lower()
+        if flag not in _YES + _NO:
+            return self.json_message(
+                f"pseudonymize must be one of {', '.join(_YES + _NO[1:])}",
+                HTTPStatus.BAD_REQUEST,
+            )
+        hass = request.app[KEY_HASS]
+        entry = _loaded_entry(hass)
+        if entry is None:
+            return self.json_message(
+                "HomeIQ is not loaded", HTTPStatus.SERVICE_UNAVAILABLE
+            )
+        pseudonymize = flag in _YES
+        try:
+            archive, exported = await async_export_stream(
+                hass, entry, pseudonymize=pseudonymize
+            )
+        except (ExportError, OSError) as error:
+            return self.json_message(
+                f"export failed: {error}", HTTPStatus.INTERNAL_SERVER_ERROR
+            )
+        name = archive_name(time.time(), pseudonymize=pseudonymize)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/x-tar",
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Length": str(exported.bytes),
+                "Cache-Control": "no-store",
+            }
+        )
+        try:
+            await response.prepare(request)
+            while chunk := await hass.async_add_executor_job(
+                archive.read, EXPORT_CHUNK_BYTES
+            ):
+                await response.write(chunk)
+        finally:
+            await hass.async_add_executor_job(archive.close)
+        await response.write_eof()
+        return response

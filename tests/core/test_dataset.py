@@ -191,7 +191,7 @@ def test_manifest_round_trips() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        ("format_version", 3, "format_version 3 is not supported"),
+        ("format_version", 4, "format_version 4 is not supported"),
         ("format_version", True, "format_version True is not supported"),
         ("format", "csv", "'format' must be 'homeiq-dataset'"),
         ("source.kind", "guess", "'kind' is 'guess'"),

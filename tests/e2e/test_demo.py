@@ -51,6 +51,10 @@ def test_demo_prints_a_working_login_and_the_new_models_states(
     # The printed password is the owner's (checked against HA's own store).
     assert bcrypt.checkpw(password.encode(), _password_hash(config_dir, username))
     assert re.search(r"sensor\.homeiq_home_type: \w+ \(source model;", out), out
+    assert "sensor.homeiq_model_version: rules -> model " in out
+    for model in ("home_type", "device_failure", "battery_days_left", "device_anomaly"):
+        assert f"  pushed {model}\n" in out
+    assert re.search(r"again: homeiq-trainer run --once --config \S+\.toml", out)
     registry = demo_run.registry
     for name in ("home_type", "device_failure", "device_anomaly"):
         data = (current(registry, name) / "model.onnx").read_bytes()
@@ -61,7 +65,7 @@ def test_demo_prints_a_working_login_and_the_new_models_states(
     assert re.search(r"sensor\.homeiq_devices_monitored: \d+", out)
     assert re.search(r"^ready in \d+ s$", out, re.MULTILINE)
     # Progress on stderr: start, activity, training, push, stop.
-    steps = ("starting Home Assistant", "drove activity", "training on 24", "pushing")
+    steps = ("starting Home Assistant", "drove activity", "nightly loop", "stage push")
     for step in steps:
         assert step in err
     assert "stopped" in err

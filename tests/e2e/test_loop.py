@@ -2,8 +2,9 @@
 
 One server for the module, in file order, as in life: HA with its demo home and a
 copy of HomeIQ without shipped models (so the rule-based fallback serves first
-and a pushed model is seen to take over); activity through service calls; the
-trainer's `train` and `push` commands as subprocesses; then HA restarted in the
+and a pushed model is seen to take over); activity through service calls;
+`homeiq-trainer run --once` as a subprocess (pull, train on the pulled home and a
+small synthetic mix, judge, push, confirm); then HA restarted in the
 middle of a push (the stored model keeps serving, the client retries and
 succeeds), hostile uploads refused while the model keeps serving, and the
 harness's own failure paths. HA is stopped by its PID at the end.
@@ -12,9 +13,9 @@ harness's own failure paths. HA is stopped by its PID at the end.
 from collections.abc import Iterator
 from contextlib import contextmanager
 import hashlib
+import json
 import os
 from pathlib import Path
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,10 +31,8 @@ import pytest_socket
 from homeiq_trainer import demo
 from homeiq_trainer.errors import CommandError
 from homeiq_trainer.ha_client import Client, Retry
-from homeiq_trainer.hass_server import HassError, HassServer, integration_source
+from homeiq_trainer.hass_server import HassError, HassServer
 from homeiq_trainer.models.registry import current
-
-from .conftest import DemoRun
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -48,13 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HassServer]:
     """One real hass with HomeIQ (no shipped models) added, for the module."""
     pytest_socket.enable_socket()  # runs before the function-scoped socket_enabled
     config_dir = tmp_path_factory.mktemp("loop-hass")
-    (config_dir / "custom_components").mkdir()
-    shutil.copytree(
-        integration_source(),
-        config_dir / "custom_components" / "homeiq",
-        ignore=shutil.ignore_patterns("models", "__pycache__"),
-    )
-    with HassServer(config_dir, name="HomeIQ loop") as hass:
+    with HassServer(config_dir, shipped_models=False, name="HomeIQ loop") as hass:
         hass.start()
         hass.onboard("owner", "loop-password-1")
         hass.wait_until_running()
@@ -70,8 +63,9 @@ def token_file(server: HassServer, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
-def _trainer(*argv: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOMEIQ_CACHE": str(cache)}
+def _trainer(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run `homeiq-trainer` as a user would, without HOMEIQ_* from this process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_")}
     return subprocess.run(
         [sys.executable, "-m", "homeiq_trainer", *argv],
         capture_output=True,
@@ -83,10 +77,33 @@ def _trainer(*argv: str, cache: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def registry(demo_run: DemoRun) -> Path:
-    """The models the demo trained on its small synthetic mix (and pushed there)."""
-    assert demo_run.code == 0, demo_run.err
-    return demo_run.registry
+def settings(
+    server: HassServer,
+    token_file: Path,
+    homeiq_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """The daemon's settings: this server, the demo's small synthetic mix."""
+    path = tmp_path_factory.mktemp("loop-state") / "homeiq-trainer.toml"
+    path.write_text(
+        f"url = {json.dumps(server.url)}\n"
+        f"token_file = {json.dumps(str(token_file))}\n"
+        f"state_dir = {json.dumps(str(path.parent))}\n"
+        f"data_dir = {json.dumps(str(homeiq_cache / 'demo' / 'data'))}\n"
+        f"synthetic_homes = {demo.DEMO_HOMES}\n"
+        f"synthetic_days = {demo.DEMO_DAYS}\n"
+        f"failure_rate = {demo.DEMO_FAILURE_RATE}\n"
+        f"plan_homes = {demo.DEMO_PLAN_HOMES}\n"
+        f"seed = {demo.DEMO_SEED}\n"
+        "jobs = 2\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def registry(settings: Path) -> Path:
+    """Where `run --once` registers its candidates."""
+    return settings.parent / "registry"
 
 
 def _model(registry: Path, name: str) -> bytes:
@@ -114,23 +131,19 @@ def _risks(server: HassServer) -> dict[str, str]:
 
 
 def test_the_loop_puts_new_models_behind_the_entities(
-    registry: Path, server: HassServer, token_file: Path, homeiq_cache: Path
+    server: HassServer, settings: Path, registry: Path
 ) -> None:
     assert server.state(VERSION) == "rules"
     assert server.entity(HOME_TYPE)["attributes"]["source"] == "rules"
     risks_before = _risks(server)
     assert demo.drive_activity(server, rounds=2) >= 4
 
-    pushed = _trainer(
-        "push",
-        *("--url", server.url, "--token-file", str(token_file)),
-        *("--registry", str(registry)),
-        cache=homeiq_cache,
-    )
+    done = _trainer("run", "--once", "--config", str(settings), "--log-format", "text")
 
-    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
-    for name in PUSHED:
-        assert f"{name}: uploaded as version 1, served" in pushed.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "run ok in" in done.stderr
+    for model in ("home_type", "device_failure", "battery_days_left", "device_anomaly"):
+        assert f"{model}: promote" in done.stderr
     version = server.state(VERSION)
     assert version != "rules"
     assert version.startswith("model ")

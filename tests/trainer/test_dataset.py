@@ -281,9 +281,9 @@ def test_manifest_not_json(dataset: Path) -> None:
 
 def test_unknown_format_version(dataset: Path) -> None:
     manifest = json.loads((dataset / "manifest.json").read_text())
-    manifest["format_version"] = 3
+    manifest["format_version"] = 4
     (dataset / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(DatasetError, match="format_version 3 is not supported"):
+    with pytest.raises(DatasetError, match="format_version 4 is not supported"):
         read_all(dataset)
 
 

@@ -171,7 +171,7 @@ def test_writes_what_format_v2_carries(tmp_path: Path) -> None:
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     dataset = read_dataset(tmp_path / "a")
     assert dataset.manifest.source_kind == "synthetic"
-    assert dataset.manifest.format_version == 2
+    assert dataset.manifest.format_version == 3
     homes = list(dataset)
     with_reports = [h for h in homes if h.reports is not None]
     assert 0 < len(with_reports) < len(homes)

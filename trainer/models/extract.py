@@ -4,13 +4,16 @@ Replaying a home's events into rollups is the expensive step (about a microsecon
 or three per event), so homes are replayed in parallel worker processes, each
 returning one home's compact `HomeRows`; the parent keeps those only. Memory is
 bounded by the rows (float32) plus one home per worker, never a whole dataset of
-events.
+events. A home that carries its daily rollups (format version 3, e.g. exported by
+the integration) is not replayed: its features come from those rollups directly.
 
 The feature rows of a home (device rows for every day and home rows for every
 day) are cached as `.npz` (no pickles) under `<dataset>/.homeiq-cache/`, keyed by
-the feature schemas' fingerprints and the home's manifest entry, so a second run
-over the same dataset skips the replay. Targets are always recomputed from the
-labels (cheap). A dataset directory that is not writable is simply not cached.
+the feature schemas' fingerprints and the home's manifest entry (for a home of
+rollups, also the digest of its rollups file, which a new pull rewrites under the
+same name), so a second run over the same dataset skips the replay. Targets are
+always recomputed from the labels (cheap). A dataset directory that is not
+writable is simply not cached.
 """
 
 from collections.abc import Iterator, Sequence
@@ -26,9 +29,10 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from homeiq_core.dataset import HomeEntry
+from homeiq_core.dataset import HomeEntry, Inventory
 from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
-from homeiq_trainer.dataset import read_dataset
+from homeiq_core.rollups import DayRollup
+from homeiq_trainer.dataset import Dataset, read_dataset
 from homeiq_trainer.generate import setup_worker
 
 from .rows import HomeRows, feature_arrays, replay, rows_from_arrays
@@ -58,25 +62,46 @@ class Task:
     cache: bool
 
 
-def cache_key(entry: HomeEntry) -> str:
-    """Return the cache file stem of a home: schemas and entry fingerprint."""
-    text = json.dumps(
-        [
-            ROWS_VERSION,
-            DEVICE_SCHEMA.fingerprint(),
-            HOME_SCHEMA.fingerprint(),
-            entry.home_id,
-            entry.events,
-            entry.n_events,
-            entry.start,
-            entry.end,
-        ]
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+def cache_key(entry: HomeEntry, rollups_digest: str | None = None) -> str:
+    """Return the cache file stem of a home: schemas and entry fingerprint.
+
+    A home of rollups adds its rollups file, day count and `rollups_digest` (the
+    file's SHA-256, see `rollups_digest`).
+    """
+    parts: list[object] = [
+        ROWS_VERSION,
+        DEVICE_SCHEMA.fingerprint(),
+        HOME_SCHEMA.fingerprint(),
+        entry.home_id,
+        entry.events,
+        entry.n_events,
+        entry.start,
+        entry.end,
+    ]
+    if entry.rollups is not None:
+        parts += [entry.rollups, entry.n_days, rollups_digest]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
-def _cache_path(root: Path, entry: HomeEntry) -> Path:
-    return root / CACHE_DIR / f"{entry.home_id}-{cache_key(entry)}.npz"
+def rollups_digest(root: Path, entry: HomeEntry) -> str | None:
+    """Return the SHA-256 of a home's rollups file, None without one (or unreadable).
+
+    An unreadable file gives None here; reading the home then says what is wrong.
+    """
+    if entry.rollups is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with (root / entry.rollups).open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _cache_path(root: Path, entry: HomeEntry, key: str) -> Path:
+    return root / CACHE_DIR / f"{entry.home_id}-{key}.npz"
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
@@ -103,12 +128,13 @@ def home_rows_of(task: Task) -> HomeRows:
     """Return the rows of one dataset home (runs in a worker)."""
     dataset = read_dataset(task.root)
     entry = dataset.manifest.homes[task.index]
-    path = _cache_path(dataset.root, entry)
+    key = cache_key(entry, rollups_digest(dataset.root, entry))
+    path = _cache_path(dataset.root, entry, key)
     arrays = _read_cache(path) if task.cache else None
     inventory = dataset.read_inventory(entry)
     labels = dataset.read_labels(entry, inventory)
     if arrays is None:
-        arrays = feature_arrays(inventory, replay(dataset.read_home(entry)))
+        arrays = feature_arrays(inventory, _rollups(dataset, entry, inventory))
         if task.cache:
             _write_cache(path, arrays)
     return rows_from_arrays(
@@ -118,8 +144,18 @@ def home_rows_of(task: Task) -> HomeRows:
         arrays,
         start=entry.start,
         end=entry.end,
-        key=f"{entry.home_id}-{cache_key(entry)[:12]}",
+        key=f"{entry.home_id}-{key[:12]}",
     )
+
+
+def _rollups(
+    dataset: Dataset, entry: HomeEntry, inventory: Inventory
+) -> Sequence[DayRollup]:
+    """Return a home's daily rollups: as carried by the dataset, else replayed."""
+    carried = dataset.read_rollups(entry, inventory)
+    if carried is not None:
+        return carried
+    return replay(dataset.read_home(entry))
 
 
 def extract(

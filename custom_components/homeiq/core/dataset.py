@@ -6,7 +6,7 @@ and writes Parquet, in `homeiq_trainer.dataset`) validate with the same code. Ev
 validator raises `DatasetError` naming the file, the field and what is wrong.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import json
@@ -16,11 +16,13 @@ from typing import Any, NamedTuple, Self, cast
 
 import numpy as np
 
+from .rollups import DayRollup, RollupError, rollups_from_json
 from .telemetry import entity_domain
 
 FORMAT_NAME = "homeiq-dataset"
-FORMAT_VERSION = 2  # what writers write
-READABLE_VERSIONS = (1, 2)  # what readers read: version 1 has none of v2's fields
+FORMAT_VERSION = 3  # what writers write
+READABLE_VERSIONS = (1, 2, 3)  # what readers read: version 1 has none of v2's fields
+ROLLUPS_VERSION = 3  # the first version whose homes may carry daily rollups
 
 HOME_TYPES = (
     "studio",
@@ -597,11 +599,16 @@ def _warning(obj: object, where: str) -> DeviceWarning:
 
 @dataclass(frozen=True, slots=True)
 class HomeEntry:
-    """Where one home's files are, relative to the dataset directory."""
+    """Where one home's files are, relative to the dataset directory.
+
+    A home has events, daily rollups (version 3), or both: `events` None means the
+    home comes as rollups only (`n_events` 0), e.g. exported by the integration,
+    which keeps closed days, not events.
+    """
 
     home_id: str
     inventory: str
-    events: str
+    events: str | None
     n_events: int
     start: float
     end: float
@@ -610,6 +617,8 @@ class HomeEntry:
     reports: str | None = None  # re-reports without a change (version 2)
     n_reports: int = 0
     gaps: tuple[tuple[float, float], ...] = ()  # nothing recorded (version 2)
+    rollups: str | None = None  # closed days as DayRollup JSON (version 3)
+    n_days: int = 0  # how many rollups that file holds
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -617,11 +626,13 @@ class HomeEntry:
             "home_id": self.home_id,
             "inventory": self.inventory,
             "events": self.events,
+            "rollups": self.rollups,
             "labels": self.labels,
             "external": self.external,
             "reports": self.reports,
             "n_events": self.n_events,
             "n_reports": self.n_reports,
+            "n_days": self.n_days,
             "start": format_time(self.start),
             "end": format_time(self.end),
             "gaps": [[format_time(a), format_time(b)] for a, b in self.gaps],
@@ -658,7 +669,7 @@ class Manifest:
         source = _object(data.get("source"), f"{where} source")
         options = _object(source.get("options", {}), f"{where} source.options")
         homes = tuple(
-            _home_entry(item, f"{where} homes[{i}]")
+            _home_entry(item, f"{where} homes[{i}]", version)  # type: ignore[arg-type]
             for i, item in enumerate(_list(data, "homes", where))
         )
         _unique([home.home_id for home in homes], where, "home_id")
@@ -686,7 +697,7 @@ class Manifest:
         }
 
 
-def _home_entry(obj: object, where: str) -> HomeEntry:
+def _home_entry(obj: object, where: str, version: int = FORMAT_VERSION) -> HomeEntry:
     data = _object(obj, where)
     home_id = data.get("home_id")
     _require(
@@ -694,7 +705,13 @@ def _home_entry(obj: object, where: str) -> HomeEntry:
         where,
         f"'home_id' {home_id!r} must match {HOME_ID_PATTERN.pattern}",
     )
-    n_events = _count(data, "n_events", where)
+    events, rollups, n_days = _events_or_rollups(data, where, version)
+    n_events = _count(data, "n_events", where) if "n_events" in data or events else 0
+    _require(
+        events is not None or n_events == 0,
+        where,
+        "'n_events' must be 0 when 'events' is null",
+    )
     start = parse_time(data.get("start"), f"{where} start")
     end = parse_time(data.get("end"), f"{where} end")
     _require(start <= end, where, "'start' is after 'end'")
@@ -703,7 +720,7 @@ def _home_entry(obj: object, where: str) -> HomeEntry:
     return HomeEntry(
         home_id,  # type: ignore[arg-type]
         _relative_path(data, "inventory", where),  # type: ignore[arg-type]
-        _relative_path(data, "events", where),  # type: ignore[arg-type]
+        events,
         n_events,
         start,
         end,
@@ -712,7 +729,35 @@ def _home_entry(obj: object, where: str) -> HomeEntry:
         reports,
         n_reports,
         parse_gaps(data.get("gaps", []), start, end, f"{where} gaps"),
+        rollups,
+        n_days,
     )
+
+
+def _events_or_rollups(
+    data: Mapping[str, Any], where: str, version: int
+) -> tuple[str | None, str | None, int]:
+    """Return the home's events path, rollups path and day count.
+
+    Before version 3 a home has events and nothing else; from version 3 it has
+    events, rollups or both.
+    """
+    if version < ROLLUPS_VERSION:
+        _require(
+            data.get("rollups") is None,
+            where,
+            f"'rollups' needs format_version {ROLLUPS_VERSION} or later",
+        )
+        return _relative_path(data, "events", where), None, 0
+    events = _relative_path(data, "events", where, optional=True)
+    rollups = _relative_path(data, "rollups", where, optional=True)
+    _require(
+        events is not None or rollups is not None,
+        where,
+        "a home needs 'events' or 'rollups' (or both)",
+    )
+    n_days = _count(data, "n_days", where) if rollups is not None else 0
+    return events, rollups, n_days
 
 
 def _count(obj: Mapping[str, Any], key: str, where: str) -> int:
@@ -792,6 +837,70 @@ def _relative_path(
         f"'{key}' {path!r} must be a relative path inside the dataset",
     )
     return path
+
+
+# --- daily rollups (version 3) ------------------------------------------------
+
+
+def parse_rollups(obj: object, where: str = "rollups.json") -> list[DayRollup]:
+    """Read a JSON list of `DayRollup.to_json()`; raise `DatasetError` if bad."""
+    try:
+        return rollups_from_json(obj)
+    except RollupError as error:
+        raise DatasetError(f"{where}: {error}") from None
+
+
+def check_rollups(
+    rollups: Sequence[DayRollup],
+    inventory: Inventory,
+    *,
+    start: float,
+    end: float,
+    where: str = "rollups.json",
+) -> None:
+    """Raise `DatasetError` unless `rollups` fit the home they are listed for.
+
+    Each day names only devices of `inventory` (a device may be absent: no row,
+    read as missing), days are in order without overlapping, and all lie inside
+    the home's window [`start`, `end`]: closed by `end`, and only the first may
+    begin before `start` (a local day whose watching began at `start`; its
+    `observed_s` says so).
+    """
+    devices = {device.device_id for device in inventory.devices}
+    previous: DayRollup | None = None
+    for rollup in rollups:
+        here = f"{where} day {rollup.day}"
+        if unknown := set(rollup.device_ids) - devices:
+            raise DatasetError(
+                f"{here}: unknown device {min(unknown)!r} (not in the inventory)"
+            )
+        _require(rollup.start < rollup.end, here, "'end' is not after 'start'")
+        if previous is not None:
+            _require(
+                rollup.day > previous.day and rollup.start >= previous.end,
+                here,
+                f"days out of order or overlapping (after {previous.day})",
+            )
+        _require(
+            start < rollup.end <= end,
+            here,
+            f"the day [{format_time(rollup.start)}, {format_time(rollup.end)}) "
+            f"is not inside the home's window [{format_time(start)}, "
+            f"{format_time(end)}]",
+        )
+        previous = rollup
+
+
+def write_rollups_json(rollups: Iterable[DayRollup]) -> Iterator[str]:
+    """Yield a JSON list of the rollups' JSON forms, one day per chunk.
+
+    Memory is bounded by one day's JSON: write the chunks as they come.
+    """
+    separator = "[\n"
+    for rollup in rollups:
+        yield separator + json.dumps(rollup.to_json(), separators=(",", ":"))
+        separator = ",\n"
+    yield "[]\n" if separator == "[\n" else "\n]\n"
 
 
 # --- events as JSON lines -----------------------------------------------------

@@ -1,43 +1,37 @@
 #!/bin/sh
-# HomeIQ trainer add-on: every night at the configured time, convert the
-# recorder's last days into a dataset, check it, and train.
-# `run.sh --once` runs one pass now. When the trainer daemon lands (issue 11),
-# the pass becomes `homeiq-trainer run --once`.
+# HomeIQ trainer add-on: the add-on's options become the daemon's HOMEIQ_*
+# settings (docs/trainer-daemon.md), then `homeiq-trainer run` keeps the schedule.
+# `run.sh --once` runs one pass now and exits.
 set -eu
 
 OPTIONS=${HOMEIQ_OPTIONS:-/data/options.json}
-HA_CONFIG=${HOMEIQ_HA_CONFIG:-/homeassistant}
 DATA=${HOMEIQ_DATA:-/data}
 
 option() {
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-    "$OPTIONS" "$1"
-}
-
-nightly() {
-  homeiq-trainer import-recorder --db "$HA_CONFIG/home-assistant_v2.db" --config-dir "$HA_CONFIG" --days "$(option days)" --out "$DATA/recorder" --overwrite --quiet
-  homeiq-trainer validate "$DATA/recorder"
-  homeiq-trainer train --homes "$(option synthetic_homes)" --work "$DATA/synthetic" --registry "$DATA/registry" --report "$DATA/reports" --jobs "$(option jobs)" --quiet
-}
-
-# Seconds from now until the next HH:MM, local time.
-seconds_until() {
   python3 -c '
-import datetime, sys
-hour, minute = map(int, sys.argv[1].split(":"))
-now = datetime.datetime.now()
-then = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-if then <= now:
-    then += datetime.timedelta(days=1)
-print(int((then - now).total_seconds()) + 1)
-' "$1"
+import json, sys
+value = json.load(open(sys.argv[1])).get(sys.argv[2], "")
+print(str(value).lower() if isinstance(value, bool) else value)
+' "$OPTIONS" "$1"
 }
+
+HOMEIQ_URL="$(option url)"
+HOMEIQ_TOKEN="$(option token)"
+HOMEIQ_SCHEDULE="$(option schedule)"
+HOMEIQ_SYNTHETIC_HOMES="$(option synthetic_homes)"
+HOMEIQ_SYNTHETIC_DAYS="$(option synthetic_days)"
+HOMEIQ_JOBS="$(option jobs)"
+HOMEIQ_PUSH="$(option push)"
+HOMEIQ_STATE_DIR="$DATA"
+export HOMEIQ_URL HOMEIQ_TOKEN HOMEIQ_SCHEDULE HOMEIQ_SYNTHETIC_HOMES \
+  HOMEIQ_SYNTHETIC_DAYS HOMEIQ_JOBS HOMEIQ_PUSH HOMEIQ_STATE_DIR
+
+if [ -z "$HOMEIQ_TOKEN" ]; then
+  echo "homeiq-trainer: set the add-on's token option to a long-lived access token of an admin user" >&2
+  exit 1
+fi
 
 if [ "${1:-}" = "--once" ]; then
-  nightly
-  exit
+  exec homeiq-trainer run --once
 fi
-while true; do
-  sleep "$(seconds_until "$(option schedule)")"
-  nightly || echo "homeiq-trainer: the nightly pass failed; the next one is tomorrow" >&2
-done
+exec homeiq-trainer run

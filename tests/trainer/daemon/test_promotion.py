@@ -1,0 +1,170 @@
+"""The promotion gate on real models: tiny candidates, shipped and bad deployed ones."""
+
+import json
+import math
+
+import onnx
+import pytest
+
+from homeiq_core.inference import FEATURE_SCHEMA
+from homeiq_trainer.promotion import GATES, HeldOut, Verdict, judge
+
+from .conftest import Trained, noise_failure_model
+
+
+@pytest.fixture(scope="module")
+def held(trained: Trained) -> HeldOut:
+    return HeldOut.of(trained.test)
+
+
+def _with_schema(data: bytes, fingerprint: str) -> bytes:
+    model = onnx.load_from_string(data)
+    for prop in model.metadata_props:
+        if prop.key == FEATURE_SCHEMA:
+            prop.value = fingerprint
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("model", list(GATES))
+def test_a_worse_candidate_is_kept_with_the_figures_why(
+    model: str, trained: Trained, shipped: dict[str, bytes], held: HeldOut
+) -> None:
+    """24 homes' models against the shipped ones (400 homes) lose on every model."""
+    verdict = judge(model, trained.models, shipped, held, seed=1)
+
+    assert not verdict.promote
+    assert verdict.delta is not None
+    assert verdict.tolerance is not None
+    assert verdict.delta < -verdict.tolerance
+    assert verdict.tolerance <= GATES[model].cap
+    assert "worse by" in verdict.reason
+    assert "beyond the tolerance" in verdict.reason
+    assert verdict.reason.startswith(f"{GATES[model].metric} ")
+    assert verdict.homes == len(trained.test)
+    assert verdict.rows > 0
+
+
+@pytest.mark.parametrize("model", list(GATES))
+def test_a_better_candidate_is_promoted(
+    model: str, trained: Trained, shipped: dict[str, bytes], held: HeldOut
+) -> None:
+    verdict = judge(model, shipped, trained.models, held, seed=1)
+
+    assert verdict.promote
+    assert verdict.delta is not None
+    assert verdict.delta > 0
+    assert "better by" in verdict.reason
+    low, high = verdict.interval or (math.nan, math.nan)
+    assert low <= high
+
+
+def test_a_candidate_beats_a_deployed_model_that_learned_noise(
+    trained: Trained, held: HeldOut
+) -> None:
+    deployed = {"device_failure": noise_failure_model()}
+
+    verdict = judge("device_failure", trained.models, deployed, held, seed=1)
+
+    assert verdict.promote
+    assert verdict.candidate is not None
+    assert verdict.deployed is not None
+    assert verdict.candidate > verdict.deployed + 0.1
+
+
+def test_the_same_model_is_equal_and_promoted(trained: Trained, held: HeldOut) -> None:
+    verdict = judge("device_anomaly", trained.models, trained.models, held, seed=1)
+
+    assert verdict.promote
+    assert verdict.delta == 0
+    assert verdict.reason.endswith(": equal")
+    assert verdict.interval == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("deployed", "reason"),
+    [
+        (None, "no deployed model: HomeIQ uses rules"),
+        (b"not a model", "the deployed model does not load"),
+    ],
+)
+def test_without_a_usable_deployed_model_the_candidate_is_promoted(
+    trained: Trained, held: HeldOut, deployed: bytes | None, reason: str
+) -> None:
+    verdict = judge("home_type", trained.models, {"home_type": deployed}, held, seed=1)
+
+    assert verdict.promote
+    assert verdict.reason.startswith(reason)
+    assert verdict.candidate is None
+
+
+def test_a_deployed_model_of_another_schema_cannot_be_scored(
+    trained: Trained, held: HeldOut
+) -> None:
+    old = _with_schema(trained.models["device_failure"], "0123456789abcdef")
+
+    verdict = judge(
+        "device_failure", trained.models, {"device_failure": old}, held, seed=1
+    )
+
+    assert verdict.promote
+    assert "reads feature schema 0123456789abcdef" in verdict.reason
+    assert "cannot score these rows" in verdict.reason
+
+
+def test_rows_that_cannot_judge_keep_the_deployed_model(
+    trained: Trained, shipped: dict[str, bytes]
+) -> None:
+    nothing = HeldOut.of(trained.test[:0])
+    verdict = judge("device_failure", trained.models, shipped, nothing, seed=1)
+    assert not verdict.promote
+    assert verdict.reason == "no held-out rows for device_failure: nothing to judge on"
+
+    # Rows of one class only: PR-AUC is undefined for both models.
+    held = HeldOut.of(trained.test)
+    x, target, homes = held.failure
+    negatives = target == 0
+    one_class = HeldOut(
+        held.home,
+        (x[negatives], target[negatives], homes[negatives]),
+        held.battery,
+        held.anomaly,
+        held.homes,
+    )
+    verdict = judge("device_failure", trained.models, shipped, one_class, seed=1)
+    assert not verdict.promote
+    assert "cannot judge device_failure" in verdict.reason
+    assert verdict.to_json()["candidate"] is None  # NaN is written as null
+
+
+@pytest.mark.parametrize(
+    ("candidate", "deployed", "promote", "reason"),
+    [
+        (0.3, math.nan, True, "the deployed model's metric is undefined"),
+        (math.nan, 0.3, False, "the candidate's metric is undefined"),
+    ],
+)
+def test_an_undefined_metric_on_one_side(
+    candidate: float, deployed: float, promote: bool, reason: str
+) -> None:
+    from homeiq_trainer.promotion import _undefined  # noqa: PLC0415
+
+    assert _undefined("device_failure", candidate, deployed, 10) == (
+        promote,
+        reason + (" on the held-out rows"),
+    )
+
+
+def test_verdicts_are_json() -> None:
+    verdict = Verdict(
+        "device_failure",
+        True,
+        "why",
+        "PR-AUC",
+        candidate=0.5,
+        deployed=math.nan,
+        interval=(-0.1, math.inf),
+    )
+    out = json.loads(json.dumps(verdict.to_json()))
+    assert out["deployed"] is None
+    assert out["interval"] == [-0.1, None]
+    assert out["candidate"] == 0.5
