@@ -181,7 +181,7 @@ class _Run:
         self.record: dict[str, Any] = {
             "started": _iso(self.started),
             "config": config.public(),
-            "stages": {},
+            "stages": [],  # [stage, seconds since the start], in order
         }
         self.summary = RunSummary()
         self.notes: list[str] = []
@@ -191,7 +191,7 @@ class _Run:
         """Start stage `name`, unless a stop was asked for."""
         if self.stop.is_set():
             raise Stopped(name)
-        self.record["stages"][name] = round(time.time() - self.started, 3)
+        self.record["stages"].append([name, round(time.time() - self.started, 3)])
         LOGGER.info("stage %s", name, extra={"stage": name})
 
     def note(self, text: str) -> None:
@@ -302,6 +302,10 @@ def _rows(run: _Run, pulled: Path | None, synthetic: Path | None) -> list[HomeRo
             homes += _extract(run, pulled)
         except DatasetError as error:
             run.note(f"the pulled dataset cannot be used ({error}); synthetic only")
+        empty = [h.home_id for h in homes if not len(h.times)]
+        if empty:  # a home with no closed day yet has no row to learn from
+            run.note(f"{len(empty)} pulled home(s) without a closed day: left out")
+            homes = [h for h in homes if len(h.times)]
     real = len(homes)
     days = sum(len(h.times) for h in homes)
     if synthetic is not None:

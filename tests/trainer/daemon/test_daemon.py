@@ -241,7 +241,7 @@ def test_a_run_that_cannot_reach_ha_fails_and_records_why(tmp_path: Path) -> Non
     record = json.loads(summary.record.read_text())
     assert record["ok"] is False
     assert "Connection" in record["error"] or "refused" in record["error"]
-    assert list(record["stages"]) == ["connect"]
+    assert [stage for stage, _ in record["stages"]] == ["connect"]
     assert record["config"]["token"] == "set"
     assert SECRET not in summary.record.read_text()
 

@@ -98,7 +98,7 @@ def test_run_once_pushes_the_better_model_and_keeps_the_others(
     assert summary.record is not None
     record = json.loads(summary.record.read_text())
     assert record == json.loads((config.state_dir / "last-run.json").read_text())
-    assert list(record["stages"]) == STAGES
+    assert [stage for stage, _ in record["stages"]] == STAGES
     assert record["ok"] is True
     verdicts = record["verdicts"]
     assert verdicts["device_failure"]["promote"] is True
