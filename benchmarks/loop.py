@@ -1,6 +1,7 @@
-"""The nightly loop against a real Home Assistant: model upload, validation and swap.
+"""The nightly loop against a real Home Assistant: one `run --once`, a model swap.
 
-Run: .venv/bin/python benchmarks/loop.py [--uploads 5]
+Run: .venv/bin/python benchmarks/loop.py [--uploads 5] [--homes 400 --days 30]
+[--no-run] [--data DIR]
 
 Starts a real `hass` from this venv on 127.0.0.1 with HA's demo home and HomeIQ
 (`homeiq_trainer.hass_server`: onboarding, long-lived token, config flow), then
@@ -14,12 +15,22 @@ measures:
   per model (each a new version), median and worst.
 - **baseline**: a `GET /api/homeiq/status` round trip through the same client
   (HTTP, auth, JSON), median of the same count.
+- **one `homeiq-trainer run --once`** (a subprocess, as systemd runs it) against the
+  demo home after some activity, with the daemon's default synthetic mix (400 homes
+  x 30 days, `--homes`/`--days` to change): pull, features, training, evaluation of
+  candidate and deployed models, push. The synthetic homes and their feature cache
+  are kept in `--data` (default ~/.cache/homeiq/bench-loop), so the first run also
+  generates them and later runs reuse them, as the daemon does night after night;
+  the figure printed says which. Stage times come from the run's record.
 """
 
 import argparse
+import json
+import os
 from pathlib import Path
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +38,7 @@ import time
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from homeiq_trainer.demo import cache_root, drive_activity  # noqa: E402
 from homeiq_trainer.ha_client import Client  # noqa: E402
 from homeiq_trainer.hass_server import HassServer, integration_source  # noqa: E402
 
@@ -83,10 +95,59 @@ def bench_uploads(server: HassServer, count: int) -> bool:
     return worst_all <= TARGET_SECONDS
 
 
+def bench_run_once(server: HassServer, args: argparse.Namespace, work: Path) -> None:
+    """Time one `homeiq-trainer run --once` subprocess against `server`."""
+    drive_activity(server)
+    token_file = work / "token"
+    token_file.write_text(server.token)
+    synthetic = args.data / f"synthetic-{args.homes}x{args.days}-seed1-f0.05"
+    cached = (synthetic / "manifest.json").exists()
+    settings = work / "homeiq-trainer.toml"
+    settings.write_text(
+        f"url = {json.dumps(server.url)}\n"
+        f"token_file = {json.dumps(str(token_file))}\n"
+        f"state_dir = {json.dumps(str(work / 'state'))}\n"
+        f"data_dir = {json.dumps(str(args.data))}\n"
+        f"synthetic_homes = {args.homes}\nsynthetic_days = {args.days}\n"
+        f"jobs = {os.cpu_count() or 1}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_")}
+    command = [sys.executable, "-m", "homeiq_trainer", "run", "--once"]
+    began = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--config", str(settings), "--log-format", "text"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    seconds = time.perf_counter() - began
+    record = json.loads((work / "state" / "last-run.json").read_text())
+    stages = record.get("stages", [])  # [name, seconds since the start], in order
+    marks = [t for _, t in stages] + [record.get("seconds", seconds)]
+    spans = ", ".join(
+        f"{name} {end - start:.0f} s"
+        for (name, start), end in zip(stages, marks[1:], strict=False)
+    )
+    how = "synthetic mix reused" if cached else "synthetic mix generated first"
+    print(
+        f"run --once ({args.homes} homes x {args.days} days, {how}): "
+        f"{seconds:.0f} s wall, exit {done.returncode}; target ≤ 300 s"
+    )
+    print(f"  stages: {spans}")
+    print(f"  {record.get('line', done.stderr[-500:])}")
+
+
 def main() -> int:
     """Start hass, measure, stop it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=5, help="uploads per model")
+    parser.add_argument("--homes", type=int, default=400, help="synthetic homes")
+    parser.add_argument("--days", type=int, default=30, help="days per home")
+    parser.add_argument("--no-run", action="store_true", help="skip run --once")
+    parser.add_argument(
+        "--data", type=Path, default=cache_root() / "bench-loop", help="data dir"
+    )
     args = parser.parse_args()
     machine = platform.processor() or platform.machine()
     print(f"{machine}, Python {sys.version.split()[0]}")
@@ -96,6 +157,8 @@ def main() -> int:
     ):
         _set_up(server)
         ok = bench_uploads(server, args.uploads)
+        if not args.no_run:
+            bench_run_once(server, args, Path(scratch))
     return 0 if ok else 1
 
 
