@@ -9,8 +9,9 @@ keeps HA running until Ctrl-C. Progress goes to stderr, the result to stdout.
 """
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import json
+import logging
 import os
 from pathlib import Path
 import secrets
@@ -218,11 +219,23 @@ def train_and_push(settings: Path) -> RunSummary:
         f"{config.synthetic_homes} synthetic homes x {config.synthetic_days} days, "
         "push each model the promotion gate finds better than the deployed one"
     )
-    configure_logging("text", config.token)
-    summary = run_once(config, progress=True)
+    summary = _logged(lambda: run_once(config, progress=True), config.token)
     if not summary.ok:
         raise CommandError(f"the loop's run failed: {summary.line}")
     return summary
+
+
+def _logged(run: Callable[[], RunSummary], secret: str) -> RunSummary:
+    """Run with the daemon's stage lines on stderr, then restore the logging."""
+    logger = logging.getLogger("homeiq_trainer")
+    saved = list(logger.handlers), logger.level, logger.propagate
+    configure_logging("text", secret)
+    try:
+        return run()
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
 
 
 def print_result(
