@@ -185,11 +185,13 @@ class Client:
         try:
             return urllib.request.urlopen(request, timeout=self.retry.timeout)
         except urllib.error.HTTPError as error:
-            message = _message(error.read())
+            body = error.read()
+            message = _message(body)
             if error.code >= 500:
                 raise _Transient(f"HTTP {error.code}: {message}") from None
-            if error.code == 404 and self._starting():
-                # HA answers before its integrations have registered their routes.
+            # No such route (HA's plain 404, not a view's JSON): while HA starts,
+            # it answers before its integrations have registered their routes.
+            if error.code == 404 and not body.startswith(b"{") and self._starting():
                 message = f"HTTP 404 while Home Assistant starts: {message}"
                 raise _Transient(message) from None
             raise ApiError(error.code, _explain(error.code, message)) from None
