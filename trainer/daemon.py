@@ -49,6 +49,7 @@ from .models.plans import plan_rows
 from .models.registry import RegistryError
 from .models.rows import HomeRows
 from .promotion import GATES, HeldOut, Verdict, judge
+from .pull import PullError, pull_dataset
 from .synth.options import GeneratorOptions
 
 LOGGER = logging.getLogger("homeiq_trainer.daemon")
@@ -247,7 +248,7 @@ def _pull(run: _Run) -> Path | None:
     """Pull the home's dataset; None (and a note) when HA has none to give."""
     out = run.config.data / PULLED
     try:
-        path = pull_home(run.client, out, pseudonymize=run.config.pseudonymize)
+        path = pull_dataset(run.client, out, pseudonymize=run.config.pseudonymize)
     except ApiError as error:
         if error.status != 404:
             raise
@@ -256,18 +257,11 @@ def _pull(run: _Run) -> Path | None:
             "not set up; training on synthetic homes only"
         )
         return None
-    except DatasetError as error:
-        run.note(f"HomeIQ has no usable data yet ({error}); synthetic homes only")
+    except (PullError, DatasetError) as error:
+        run.note(f"HomeIQ's dataset cannot be used ({error}); synthetic homes only")
         return None
     run.record["pulled"] = str(path)
     return path
-
-
-def pull_home(client: Client, out: Path, *, pseudonymize: bool) -> Path:
-    """Download the home's dataset into `out` (replaced atomically); return it."""
-    from .pull import pull_dataset  # noqa: PLC0415 - lands with the export branch
-
-    return pull_dataset(client, out, pseudonymize=pseudonymize)
 
 
 def _synthetic(run: _Run) -> Path | None:

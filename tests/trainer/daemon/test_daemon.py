@@ -1,5 +1,6 @@
 """The daemon's machinery: schedule, lock, logs, records, signals, the loop."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 import io
 import json
@@ -11,12 +12,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time as clock
 import zoneinfo
 
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from homeiq_trainer import daemon
+from homeiq_trainer import cli, daemon
 from homeiq_trainer.config import load_config
 from homeiq_trainer.daemon import (
     AlreadyRunning,
@@ -24,6 +26,7 @@ from homeiq_trainer.daemon import (
     instance_lock,
     next_run,
     serve,
+    stop_on_signals,
     write_record,
 )
 
@@ -334,3 +337,86 @@ def test_two_signals_stop_a_run_at_once(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert "second SIGINT: stopping now" in rest
     assert "interrupted" in rest
+
+
+# --- in this process: the signal handlers and the command ---------------------------
+
+
+@pytest.fixture
+def trainer_logs() -> Iterator[None]:
+    """Give the trainer's logger back as it was after `run` configured it."""
+    logger = logging.getLogger("homeiq_trainer")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate, logger.level = propagate, level
+
+
+def test_a_signal_sets_the_stop_and_a_second_interrupts() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_stop_before_the_run_records_where_it_stopped(tmp_path: Path) -> None:
+    config = load_config(_config_file(tmp_path, "http://127.0.0.1:9"), environ={})
+    stop = threading.Event()
+    stop.set()
+
+    summary = daemon.run_once(config, stop=stop)
+
+    assert summary.stopped
+    assert not summary.ok
+    assert summary.line.endswith("stopped before connect")
+    assert summary.record is not None
+    assert json.loads(summary.record.read_text())["stopped_before"] == "connect"
+
+
+def test_the_run_command_once_prints_the_summary_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trainer_logs: None
+) -> None:
+    config = _config_file(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+
+    code = cli.main(["run", "--once", "--config", str(config), "--log-format", "text"])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.startswith("run FAILED in ")
+    assert "INFO stage connect" in err
+    assert SECRET not in out + err
+
+
+def test_two_interrupts_end_the_run_command_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trainer_logs: None
+) -> None:
+    config = _config_file(
+        tmp_path,
+        f"http://127.0.0.1:{_closed_port()}",
+        retry_attempts=10,
+        retry_delay=30,
+        retry_max_seconds=600,
+    )
+    text = config.read_text()
+    for key in ("retry_attempts = 2", "retry_delay = 0.05", "retry_max_seconds = 1"):
+        text = text.replace(key + "\n", "")
+    config.write_text(text)
+
+    def interrupt() -> None:
+        for _ in range(2):
+            clock.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    started = clock.monotonic()
+    code = cli.main(["run", "--once", "--config", str(config), "--log-format", "text"])
+
+    assert code == 130
+    assert clock.monotonic() - started < 20  # not the 30 s retry delay
+    err = capsys.readouterr().err
+    assert "SIGINT: stopping after the current stage" in err
+    assert "second SIGINT: stopping now" in err

@@ -18,14 +18,16 @@ import sys
 import pytest
 import pytest_socket
 
+from homeiq_core.features import DEVICE_SCHEMA
 from homeiq_trainer.config import Config, load_config
-from homeiq_trainer.daemon import run_once
+from homeiq_trainer.daemon import _pull, _push, _Run, run_once
 from homeiq_trainer.ha_client import Client, Retry
 from homeiq_trainer.hass_server import HassServer
 from homeiq_trainer.models.pipeline import MODEL_NAMES
 from homeiq_trainer.models.registry import current, verify
+from homeiq_trainer.promotion import GATES, Verdict
 
-from .conftest import FILES, TINY, noise_failure_model
+from .conftest import FILES, TINY, Trained, noise_failure_model, synthetic_name
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 STAGES = ["connect", "pull", "synthetic", "features", "train", "evaluate", "push"]
@@ -70,14 +72,15 @@ def _sha(data: bytes) -> str:
 
 
 def test_run_once_pushes_the_better_model_and_keeps_the_others(
-    hass_server: HassServer, tiny_data: Path, tmp_path: Path
+    hass_server: HassServer, tmp_path: Path
 ) -> None:
+    """The first run: generates the synthetic mix, trains, judges, pushes."""
     client = Client(hass_server.url, hass_server.token, Retry(attempts=2))
     noise = noise_failure_model()
     assert client.upload("device_failure", noise)["sha256"] == _sha(noise)
     assert client.download_model("device_failure") == noise
     shipped = {name: client.download_model(name) for name in FILES}
-    config = _config(hass_server, tmp_path, tiny_data)
+    config = _config(hass_server, tmp_path, tmp_path / "data")
 
     summary = run_once(config)
 
@@ -109,6 +112,7 @@ def test_run_once_pushes_the_better_model_and_keeps_the_others(
     assert record["push"]["device_failure"]["sha256"] == _sha(candidate)
     assert record["push"]["device_failure"]["outcome"].endswith(", served")
     assert record["homes"]["all"] >= TINY["synthetic_homes"]
+    assert (config.data / synthetic_name() / "manifest.json").is_file()
     assert record["config"]["token"] == "set"
     assert hass_server.token not in summary.record.read_text()
     assert summary.line.startswith("run ok in ")
@@ -150,3 +154,85 @@ def test_sigterm_during_training_finishes_the_stage_and_stops(
     assert "verdicts" not in record
     after = Client(hass_server.url, hass_server.token).status()
     assert after["models"] == before["models"]
+
+
+def test_without_a_dataset_from_homeiq_the_run_goes_on_synthetic_only(
+    hass_server: HassServer, tmp_path: Path
+) -> None:
+    """An integration without the dataset API (404), or a pull that cannot land."""
+    environ = _environ(hass_server, tmp_path / "state", tmp_path / "data")
+    environ["HOMEIQ_URL"] = hass_server.url + "/old"  # HA answers 404 there
+    run = _Run(load_config(None, environ=environ), False, None)
+    assert _pull(run) is None
+    assert "no dataset from HomeIQ (HTTP 404" in run.notes[0]
+    assert "training on synthetic homes only" in run.notes[0]
+
+    config = _config(hass_server, tmp_path, tmp_path / "data")
+    (config.data / "home").mkdir(parents=True)
+    (config.data / "home" / "notes.txt").write_text("mine")  # not a dataset
+    run = _Run(config, False, None)
+    assert _pull(run) is None
+    assert "refusing to replace it" in run.notes[0]
+    assert (config.data / "home" / "notes.txt").read_text() == "mine"
+
+    (config.data / "home" / "notes.txt").unlink()
+    run = _Run(config, False, None)
+    pulled = _pull(run)
+    assert pulled == config.data / "home"
+    assert (pulled / "manifest.json").is_file()
+    assert run.record["pulled"] == str(pulled)
+
+
+def test_push_outcomes_dry_run_already_served_and_refused(
+    hass_server: HassServer, tmp_path: Path, trained: Trained
+) -> None:
+    client = Client(hass_server.url, hass_server.token, Retry(attempts=2))
+    noise = noise_failure_model()
+    client.upload("device_failure", noise)
+    promote = {
+        model: Verdict(model, True, "better", GATES[model].metric) for model in GATES
+    }
+    other_schema = bytes(noise).replace(
+        DEVICE_SCHEMA.fingerprint().encode(), b"0123456789abcdef"
+    )
+    candidates = {
+        **trained.models,
+        "device_failure": noise,
+        "device_anomaly": other_schema,
+    }
+    environ = _environ(hass_server, tmp_path / "state", tmp_path / "data")
+
+    dry = _Run(
+        load_config(None, environ={**environ, "HOMEIQ_PUSH": "false"}), False, None
+    )
+    _push(dry, promote, candidates)
+    assert dry.summary.pushed == []
+    assert set(dry.summary.kept.values()) == {"push = false: promoted, not pushed"}
+
+    keep = {**promote, "home_type": Verdict("home_type", False, "worse", "log-loss")}
+    keep["battery_days_left"] = Verdict("battery_days_left", False, "worse", "MAE")
+    run = _Run(load_config(None, environ=environ), False, None)
+    _push(run, keep, candidates)
+    assert run.summary.pushed == []
+    assert run.summary.kept["home_type"] == "worse"
+    assert run.summary.kept["device_failure"] == (
+        "the deployed model is this very candidate"
+    )
+    assert (
+        "push failed: device_anomaly: FAILED: refused locally"
+        in (run.summary.kept["device_anomaly"])
+    )
+    assert not run.summary.ok
+    assert client.download_model("device_failure") == noise
+
+
+def test_no_homes_at_all_fail_the_run_with_the_reason(
+    hass_server: HassServer, tmp_path: Path
+) -> None:
+    environ = _environ(hass_server, tmp_path / "state", tmp_path / "data")
+    environ["HOMEIQ_SYNTHETIC_HOMES"] = "0"
+
+    summary = run_once(load_config(None, environ=environ))
+
+    assert not summary.ok
+    assert "no homes to train on" in summary.line
