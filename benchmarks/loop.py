@@ -136,6 +136,8 @@ def bench_run_once(server: HassServer, args: argparse.Namespace, work: Path) -> 
     )
     print(f"  stages: {spans}")
     print(f"  {record.get('line', done.stderr[-500:])}")
+    if done.returncode != 0:  # say whether hass is still there, and what it logged
+        print(f"  hass running: {server.pid is not None}\n{server.log_tail(20)}")
 
 
 def main() -> int:
