@@ -12,6 +12,7 @@ from types import ModuleType
 from . import (
     __version__,
     daemon,
+    demo,
     generate,
     ha_client,
     infer,
@@ -38,6 +39,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     ha_client,
     pull,
     daemon,
+    demo,
 )
 
 type Runner = Callable[[argparse.Namespace], int]

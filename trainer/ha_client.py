@@ -185,9 +185,15 @@ class Client:
         try:
             return urllib.request.urlopen(request, timeout=self.retry.timeout)
         except urllib.error.HTTPError as error:
-            message = _message(error.read())
+            body = error.read()
+            message = _message(body)
             if error.code >= 500:
                 raise _Transient(f"HTTP {error.code}: {message}") from None
+            # No such route (HA's plain 404, not a view's JSON): while HA starts,
+            # it answers before its integrations have registered their routes.
+            if error.code == 404 and not body.startswith(b"{") and self._starting():
+                message = f"HTTP 404 while Home Assistant starts: {message}"
+                raise _Transient(message) from None
             raise ApiError(error.code, _explain(error.code, message)) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise _transient(error) from None
@@ -204,6 +210,18 @@ class Client:
             return json.loads(body)  # type: ignore[no-any-return]
         except ValueError:
             raise CommandError(f"{path}: the answer is not JSON") from None
+
+    def _starting(self) -> bool:
+        """Return True when HA answers but is not running (starting, stopping)."""
+        request = urllib.request.Request(
+            self.url + "/api/config",
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.retry.timeout) as answer:
+                return bool(json.loads(answer.read()).get("state") != "RUNNING")
+        except OSError, ValueError, AttributeError, http.client.HTTPException:
+            return False
 
     def _download_once(self, path: str) -> tuple[bytes, str]:
         """Return the body and its X-HomeIQ-SHA256 header."""

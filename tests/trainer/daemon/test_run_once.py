@@ -22,10 +22,10 @@ from homeiq_core.features import DEVICE_SCHEMA
 from homeiq_trainer.config import Config, load_config
 from homeiq_trainer.daemon import _pull, _push, _Run, run_once
 from homeiq_trainer.ha_client import Client, Retry
+from homeiq_trainer.hass_server import HassServer
 from homeiq_trainer.models.pipeline import MODEL_NAMES
 from homeiq_trainer.models.registry import current, verify
 from homeiq_trainer.promotion import GATES, Verdict
-from tests.e2e.test_real_hass import HassServer
 
 from .conftest import FILES, TINY, Trained, noise_failure_model, synthetic_name
 
@@ -40,7 +40,7 @@ def hass_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HassServer
     server = HassServer(tmp_path_factory.mktemp("hass-config"))
     try:
         server.start()
-        server.onboard()
+        server.onboard("owner", "correct-horse-battery")
         server.wait_until_running()
         flow = server.request(
             "POST", "/api/config/config_entries/flow", {"handler": "homeiq"}
