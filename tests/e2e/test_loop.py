@@ -122,11 +122,12 @@ def _served(server: HassServer) -> dict[str, str | None]:
     }
 
 
-def _risks(server: HassServer) -> dict[str, str]:
+def _healths(server: HassServer) -> dict[str, str]:
+    # Health, not failure risk: the failure-risk entities are disabled by default.
     return {
         s["entity_id"]: s["state"]
         for s in server.states()
-        if s["entity_id"].endswith("_failure_risk")
+        if s["entity_id"].endswith("_health")
     }
 
 
@@ -135,7 +136,7 @@ def test_the_loop_puts_new_models_behind_the_entities(
 ) -> None:
     assert server.state(VERSION) == "rules"
     assert server.entity(HOME_TYPE)["attributes"]["source"] == "rules"
-    risks_before = _risks(server)
+    healths_before = _healths(server)
     assert demo.drive_activity(server, rounds=2) >= 4
 
     done = _trainer("run", "--once", "--config", str(settings), "--log-format", "text")
@@ -151,11 +152,12 @@ def test_the_loop_puts_new_models_behind_the_entities(
     assert home["source"] == "model"
     assert home["model_version"] == version
     assert _served(server) == {name: _sha(registry, name) for name in PUSHED}
-    # Every device's failure risk is now the model's, not the rules'.
-    risks_after = _risks(server)
-    assert set(risks_after) == set(risks_before)
-    assert risks_after != risks_before
-    assert all(0 <= float(risk) <= 100 for risk in risks_after.values())
+    # Device health now follows the models' failure risk, not the rules'.
+    healths_after = _healths(server)
+    assert healths_before
+    assert set(healths_after) == set(healths_before)
+    assert healths_after != healths_before
+    assert all(0 <= float(health) <= 100 for health in healths_after.values())
 
 
 def test_ha_restarted_in_the_middle_of_a_push(
