@@ -34,8 +34,6 @@ from homeassistant import loader  # noqa: E402
 from homeassistant.components.recorder import get_instance, history  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 from homeassistant.helpers import (  # noqa: E402
-    device_registry as dr,
-    entity_registry as er,
     recorder as recorder_helper,
 )
 from homeassistant.setup import async_setup_component  # noqa: E402
@@ -47,39 +45,12 @@ from pytest_homeassistant_custom_component.components.recorder.common import (  
     async_wait_recording_done,
 )
 
+from benchmarks.integration import add_home  # noqa: E402
 from custom_components.homeiq.backfill import async_backfill  # noqa: E402
 from custom_components.homeiq.const import CONF_BACKFILL_DAYS, DOMAIN  # noqa: E402
 
 DAY = 86400.0
 EVERY = 600.0  # one report per entity every 10 minutes
-
-
-def add_home(hass: HomeAssistant, devices: int) -> list[str]:
-    """Register `devices` Zigbee devices with 3 entities each; return entity ids."""
-    entry = MockConfigEntry(domain="zha", title="zha")
-    entry.add_to_hass(hass)
-    device_registry = dr.async_get(hass)
-    entity_registry = er.async_get(hass)
-    ids = []
-    kinds = (("temperature", "°C"), ("battery", "%"), (None, "lqi"))
-    for n in range(devices):
-        device = device_registry.async_get_or_create(
-            config_entry_id=entry.entry_id,
-            identifiers={("zha", f"d{n}")},
-            name=f"Sensor {n}",
-        )
-        for k, (device_class, unit) in enumerate(kinds):
-            item = entity_registry.async_get_or_create(
-                "sensor",
-                "zha",
-                f"d{n}-{k}",
-                config_entry=entry,
-                device_id=device.id,
-                original_device_class=device_class,
-                unit_of_measurement=unit,
-            )
-            ids.append(item.entity_id)
-    return ids
 
 
 def bulk_rows(database: Path, entity_ids: list[str], start: float, end: float) -> int:
@@ -153,7 +124,7 @@ async def main(devices: int, days: int, runs: int) -> None:
                 hass, "recorder", {"recorder": {"db_url": f"sqlite:///{database}"}}
             )
             await get_instance(hass).async_db_ready
-            entity_ids = add_home(hass, devices)
+            entity_ids = add_home(hass, devices, state=None)
             for entity_id in entity_ids:
                 hass.states.async_set(entity_id, "50")
             await async_wait_recording_done(hass)

@@ -76,8 +76,13 @@ def _everything(_data: Mapping[str, Any]) -> bool:
     return True
 
 
-def add_home(hass: HomeAssistant, devices: int) -> list[str]:
-    """Register `devices` Zigbee devices with 3 entities each; return entity ids."""
+def add_home(
+    hass: HomeAssistant, devices: int, *, state: str | None = "50"
+) -> list[str]:
+    """Register `devices` Zigbee devices with 3 entities each; return entity ids.
+
+    Each entity gets `state` as its current state (None: no state yet).
+    """
     entry = MockConfigEntry(domain="zha", title="zha")
     entry.add_to_hass(hass)
     device_registry = dr.async_get(hass)
@@ -101,7 +106,8 @@ def add_home(hass: HomeAssistant, devices: int) -> list[str]:
                 unit_of_measurement=unit,
             )
             ids.append(item.entity_id)
-            hass.states.async_set(item.entity_id, "50")
+            if state is not None:
+                hass.states.async_set(item.entity_id, state)
     return ids
 
 
