@@ -36,7 +36,7 @@ SHA256_HEADER = "X-HomeIQ-SHA256"
 STATUS_PATH = "/api/homeiq/status"
 UPLOAD_PATH = "/api/homeiq/models/{name}"
 # What the integration accepts; the quantile files q10/q90 are stored but only the
-# median is used, so `status` reports (and `push` can confirm) the others only.
+# median is used: `status` lists them under "files" (push confirms them there).
 UPLOAD_NAMES = (
     "home_type",
     "device_failure",
@@ -496,6 +496,13 @@ def _served(status: dict[str, Any], name: str) -> str | None:
     return str(sha) if sha else None
 
 
+def _stored(status: dict[str, Any], name: str) -> str | None:
+    """Return the sha256 stored for file `name` (None: not told, older versions)."""
+    stored = (status.get("files") or {}).get(name) or {}
+    sha = stored.get("sha256")
+    return str(sha) if sha else None
+
+
 def _upload(client: Client, candidate: Candidate) -> None:
     try:
         answer = client.upload(candidate.name, candidate.data)
@@ -518,7 +525,16 @@ def _confirm(candidates: Sequence[Candidate], status: dict[str, Any]) -> None:
         if candidate.uploaded is None:
             continue
         if candidate.name not in DEFAULT_PUSH:
-            candidate.outcome += ", stored (not used for scoring; only the median is)"
+            stored = _stored(status, candidate.name)
+            if stored not in (None, candidate.uploaded):
+                candidate.failed = True
+                candidate.outcome = (
+                    f"FAILED: {candidate.outcome}, but the integration stores {stored}"
+                )
+            else:
+                candidate.outcome += (
+                    ", stored (not used for scoring; only the median is)"
+                )
             continue
         served = _served(status, candidate.name)
         if served == candidate.uploaded:

@@ -220,6 +220,12 @@ def status(coordinator: HomeIQCoordinator) -> dict[str, Any]:
         "last_scoring": None
         if data is None
         else datetime.fromtimestamp(data.health.time, UTC).isoformat(),
+        # Every stored file, the battery quantiles q10/q90 too (stored, not scored).
+        "files": {
+            stem: {"version": version.version, "sha256": version.sha256}
+            for stem in NAMES
+            if (version := coordinator.model_store.current(stem)) is not None
+        },
         "rolled_back": dict(coordinator.rolled_back),
         # What an upload must carry as its homeiq.schema, per model.
         "schemas": {name: schema.fingerprint() for name, schema in SCHEMAS.items()},

@@ -378,11 +378,26 @@ async def test_the_shipped_home_and_anomaly_models_can_be_uploaded(
     hass_client: ClientSessionGenerator,
 ) -> None:
     client = await _client(hass, hass_client, config_entry)
-    for name in ("home_type", "device_anomaly", "battery_days_left_q50"):
+    uploaded = (
+        "home_type",
+        "device_anomaly",
+        "battery_days_left_q50",
+        "battery_days_left_q90",
+    )
+    for name in uploaded:
         data = (MODELS_DIR / f"{name}.onnx").read_bytes()
         status, body = await _upload(client, data, f"/api/homeiq/models/{name}")
         assert (status, body["version"]) == (HTTPStatus.OK, 1), body
     report = await (await client.get("/api/homeiq/status")).json()
+    assert report["files"] == {
+        name: {
+            "version": 1,
+            "sha256": hashlib.sha256(
+                (MODELS_DIR / f"{name}.onnx").read_bytes()
+            ).hexdigest(),
+        }
+        for name in uploaded
+    }
     for name in ("home_type", "device_anomaly", "battery_days_left"):
         assert report["models"][name]["source"] == "uploaded"
     assert report["models"]["battery_days_left"]["file"] == "battery_days_left_q50"
