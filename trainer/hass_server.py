@@ -393,6 +393,11 @@ class HassServer:
                 }
             )
             answer = await socket_.receive_json()
+            # HA (2026.11+) takes the `http:` settings written here as a pending
+            # trial and, unless confirmed, reverts them and restarts itself after
+            # 5 minutes. Confirm them; an HA without the command answers an error.
+            await socket_.send_json({"id": 2, "type": "http/config/promote"})
+            await socket_.receive_json()
         if not answer.get("success"):
             raise HassError(f"no long-lived token: {answer.get('error')}")
         return str(answer["result"])

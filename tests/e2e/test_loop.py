@@ -341,3 +341,12 @@ def socket_bound() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         yield listener.getsockname()[1]
+
+
+def test_the_http_settings_are_confirmed_so_hass_keeps_running(
+    server: HassServer,
+) -> None:
+    # Unconfirmed, HA would revert them and restart itself after 5 minutes.
+    stored = json.loads((server.config_dir / ".storage" / "http").read_text())
+    assert stored["data"]["pending"] is None
+    assert stored["data"]["stable"]["server_port"] == server.port
