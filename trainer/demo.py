@@ -311,12 +311,17 @@ def wait_until_interrupted(server: HassServer, poll: float = 1.0) -> None:
     def interrupt(number: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    # SIGINT too: a shell starting us in the background leaves it ignored.
+    previous = {
+        number: signal.signal(number, interrupt)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         while server.pid is not None:
             time.sleep(poll)
     except KeyboardInterrupt:
         return
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     raise HassError(f"Home Assistant stopped by itself\n{server.log_tail()}")
