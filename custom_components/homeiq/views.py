@@ -55,6 +55,13 @@ def _coordinator(hass: HomeAssistant) -> HomeIQCoordinator | None:
     return None if entry is None else entry.runtime_data.coordinator
 
 
+def _unknown_model(view: HomeAssistantView, name: str) -> web.Response:
+    known = ", ".join(NAMES)
+    return view.json_message(
+        f"unknown model '{name}'; known: {known}", HTTPStatus.NOT_FOUND
+    )
+
+
 class ModelUploadView(HomeAssistantView):
     """POST /api/homeiq/models/{name}: the ONNX bytes of a new model."""
 
@@ -66,10 +73,7 @@ class ModelUploadView(HomeAssistantView):
     async def post(self, request: web.Request, name: str) -> web.Response:
         """Validate the uploaded model and make it the current one."""
         if name not in NAMES:
-            known = ", ".join(NAMES)
-            return self.json_message(
-                f"unknown model '{name}'; known: {known}", HTTPStatus.NOT_FOUND
-            )
+            return _unknown_model(self, name)
         expected = request.headers.get(SHA256_HEADER, "").strip().lower()
         if not _HEX_DIGEST.fullmatch(expected):
             return self.json_message(
@@ -130,10 +134,7 @@ class ModelDownloadView(HomeAssistantView):
     async def get(self, request: web.Request, name: str) -> web.Response:
         """Return the model's bytes with their SHA-256, or a JSON 404."""
         if name not in NAMES:
-            known = ", ".join(NAMES)
-            return self.json_message(
-                f"unknown model '{name}'; known: {known}", HTTPStatus.NOT_FOUND
-            )
+            return _unknown_model(self, name)
         coordinator = _coordinator(request.app[KEY_HASS])
         if coordinator is None:
             return self.json_message(
