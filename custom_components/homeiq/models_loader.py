@@ -7,6 +7,7 @@ and a repair tells the user.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .core.features import DEVICE_SCHEMA, HOME_SCHEMA, FeatureSchema
@@ -89,9 +90,25 @@ def check_schema(model: Model, schema: FeatureSchema) -> None:
 
 
 def _version(loaded: dict[str, Model]) -> str:
+    """Name the models in use by the newest export time, to the minute (UTC).
+
+    Minutes, not days: the nightly loop may replace a model the same day, and
+    the version sensor must change when it does.
+    """
     if not loaded:
         return "rules"
     stamps = sorted(
-        m.metadata.get(CREATED, "")[:10] for m in loaded.values() if m.metadata
+        filter(None, (_minute(m.metadata.get(CREATED, "")) for m in loaded.values()))
     )
-    return f"{MODEL} {stamps[-1]}".strip() if stamps and stamps[-1] else MODEL
+    return f"{MODEL} {stamps[-1]}" if stamps else MODEL
+
+
+def _minute(created: str) -> str | None:
+    """Return an ISO time as 'YYYY-MM-DD HH:MM' in UTC; None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")

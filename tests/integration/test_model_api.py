@@ -95,7 +95,7 @@ async def test_a_good_upload_swaps_the_model_and_fires_an_event(
         "version": 1,
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    assert hass.states.get(VERSION).state == "model 2026-11-30"
+    assert hass.states.get(VERSION).state == "model 2026-11-30 12:00"
     assert [e.data for e in events] == [{"name": "device_failure", "version": 1}]
     assert (model_store_dir / "current" / "device_failure.onnx").read_bytes() == data
     index = json.loads((model_store_dir / "index.json").read_text())
@@ -156,7 +156,7 @@ async def test_bad_uploads_are_refused_and_the_model_keeps_serving(  # noqa: PLR
 
     assert status == expected
     assert message in body["message"]
-    assert hass.states.get(VERSION).state == "model 2026-11-30"
+    assert hass.states.get(VERSION).state == "model 2026-11-30 12:00"
     coordinator = config_entry.runtime_data.coordinator
     assert coordinator.model_store.current("device_failure").version == 1
     assert coordinator.models.models.device_failure is not None
@@ -210,7 +210,7 @@ async def test_non_admins_unknown_names_and_concurrent_uploads_are_refused(
         [HTTPStatus.OK, HTTPStatus.OK],  # one finished before the other began
         [HTTPStatus.OK, HTTPStatus.CONFLICT],
     )
-    assert hass.states.get(VERSION).state == "model 2026-11-30"
+    assert hass.states.get(VERSION).state == "model 2026-11-30 12:00"
 
 
 async def test_rollback_restores_the_previous_then_the_shipped_model(
@@ -227,7 +227,7 @@ async def test_rollback_restores_the_previous_then_the_shipped_model(
     assert (await _upload(client, older))[0] == HTTPStatus.OK
     status, body = await _upload(client, newer)
     assert (status, body["version"]) == (HTTPStatus.OK, 2)
-    assert hass.states.get(VERSION).state == "model 2026-12-01"
+    assert hass.states.get(VERSION).state == "model 2026-12-01 12:00"
 
     response = await hass.services.async_call(
         DOMAIN,
@@ -237,7 +237,7 @@ async def test_rollback_restores_the_previous_then_the_shipped_model(
         return_response=True,
     )
     assert response == {"name": "device_failure", "version": 1, "source": "uploaded"}
-    assert hass.states.get(VERSION).state == "model 2026-11-30"
+    assert hass.states.get(VERSION).state == "model 2026-11-30 12:00"
 
     response = await hass.services.async_call(
         DOMAIN,
@@ -269,14 +269,14 @@ async def test_the_store_survives_a_reload_and_a_broken_file_rolls_back(
 
     assert await hass.config_entries.async_reload(config_entry.entry_id)
     await hass.async_block_till_done()
-    assert hass.states.get(VERSION).state == "model 2026-12-01"
+    assert hass.states.get(VERSION).state == "model 2026-12-01 12:00"
 
     # The current file gets damaged on disk: at the next load it is rolled back.
     (model_store_dir / "current" / "device_failure.onnx").write_bytes(b"garbage")
     assert await hass.config_entries.async_reload(config_entry.entry_id)
     await hass.async_block_till_done()
 
-    assert hass.states.get(VERSION).state == "model 2026-11-30"
+    assert hass.states.get(VERSION).state == "model 2026-11-30 12:00"
     coordinator = config_entry.runtime_data.coordinator
     assert coordinator.model_store.current("device_failure").version == 1
     issue = ir.async_get(hass).async_get_issue(
@@ -291,7 +291,7 @@ async def test_the_store_survives_a_reload_and_a_broken_file_rolls_back(
     assert ir.async_get(hass).async_get_issue(
         DOMAIN, "model_rolled_back_device_failure"
     )
-    assert hass.states.get(VERSION).state == "model 2026-11-30"
+    assert hass.states.get(VERSION).state == "model 2026-11-30 12:00"
 
     assert (await _upload(client, second))[0] == HTTPStatus.OK
     await hass.async_block_till_done()

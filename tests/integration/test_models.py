@@ -13,6 +13,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from custom_components.homeiq.const import DOMAIN
 from custom_components.homeiq.core.dataset import HOME_TYPES
 from custom_components.homeiq.core.features import DEVICE_SCHEMA
+from custom_components.homeiq.models_loader import load_models
 from homeiq_core.inference import (
     CLASSES,
     CREATED,
@@ -25,7 +26,7 @@ from homeiq_trainer.onnx_export import export_onnx
 from .conftest import Home
 
 
-def _failure_model(schema: str) -> bytes:
+def _failure_model(schema: str, created: str = "2026-11-30T12:00:00+00:00") -> bytes:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, len(DEVICE_SCHEMA)))
     y = (x[:, 0] > 0).astype(int)
@@ -37,10 +38,36 @@ def _failure_model(schema: str) -> bytes:
             FEATURE_NAMES: json.dumps(list(DEVICE_SCHEMA.names)),
             CLASSES: json.dumps([0, 1]),
             FEATURE_SCHEMA: schema,
-            CREATED: "2026-11-30T12:00:00+00:00",
+            CREATED: created,
             REFERENCE: json.dumps(np.median(x[y == 0], axis=0).tolist()),
         },
     )
+
+
+@pytest.mark.parametrize(
+    ("created", "version"),
+    [
+        ("2026-11-30T23:30:00-02:00", "model 2026-12-01 01:30"),
+        ("2026-11-30T12:07:59", "model 2026-11-30 12:07"),
+        ("yesterday", "model"),
+    ],
+)
+def test_the_version_names_the_export_minute_in_utc(
+    tmp_path: Path, created: str, version: str
+) -> None:
+    (tmp_path / "device_failure.onnx").write_bytes(
+        _failure_model(DEVICE_SCHEMA.fingerprint(), created)
+    )
+    assert load_models(tmp_path).models.version == version
+
+
+def test_a_model_replaced_the_same_day_changes_the_version(tmp_path: Path) -> None:
+    schema = DEVICE_SCHEMA.fingerprint()
+    path = tmp_path / "device_failure.onnx"
+    path.write_bytes(_failure_model(schema, "2026-12-02T01:00:00+00:00"))
+    first = load_models(tmp_path).models.version
+    path.write_bytes(_failure_model(schema, "2026-12-02T03:15:00+00:00"))
+    assert load_models(tmp_path).models.version != first
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -60,7 +87,9 @@ async def test_a_matching_model_scores_the_devices(
     )
     await _setup(hass, config_entry)
 
-    assert hass.states.get("sensor.homeiq_model_version").state == "model 2026-11-30"
+    assert (
+        hass.states.get("sensor.homeiq_model_version").state == "model 2026-11-30 12:00"
+    )
     updated = hass.states.get("sensor.homeiq_last_model_update").state
     assert updated.startswith("2026-11-30T12:00:00")
     scores = config_entry.runtime_data.coordinator.data.health.devices[home.lock]
