@@ -60,6 +60,7 @@ class Config:
     retry_attempts: int = 5
     retry_delay: float = 1.0
     retry_max_seconds: float = 60.0
+    keep_versions: int = 10
 
     @property
     def data(self) -> Path:
@@ -141,6 +142,7 @@ KEYS: dict[str, str] = {
     "retry_attempts": "int",
     "retry_delay": "float",
     "retry_max_seconds": "float",
+    "keep_versions": "int",
 }
 
 
@@ -288,6 +290,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "retry_attempts": (1, 100),
     "retry_delay": (0.0, 3600.0),
     "retry_max_seconds": (0.0, 86_400.0),
+    "keep_versions": (0, 100_000),
 }
 
 

@@ -18,6 +18,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time as clock, timedelta, tzinfo
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ from .models.data import split_homes
 from .models.extract import extract
 from .models.pipeline import SanityError, train_models
 from .models.plans import plan_rows
-from .models.registry import RegistryError
+from .models.registry import RegistryError, prune
 from .models.rows import HomeRows
 from .promotion import GATES, HeldOut, Verdict, judge
 from .pull import PullError, pull_dataset
@@ -187,6 +188,7 @@ class _Run:
         self.summary = RunSummary()
         self.notes: list[str] = []
         self.data = ""  # what the models learned from, for the summary line
+        self.served: set[str] = set()  # SHA-256 of the model files HomeIQ serves
 
     def stage(self, name: str) -> None:
         """Start stage `name`, unless a stop was asked for."""
@@ -242,6 +244,7 @@ def _cycle(run: _Run) -> None:
     verdicts = _evaluate(run, homes, candidates)
     run.stage("push")
     _push(run, verdicts, candidates)
+    _prune(run)
 
 
 def _pull(run: _Run) -> Path | None:
@@ -342,6 +345,7 @@ def _evaluate(
     test = split_homes(homes, run.config.seed)["test"]
     held = HeldOut.of(test)
     deployed = _deployed(run)
+    run.served = {hashlib.sha256(d).hexdigest() for d in deployed.values() if d}
     verdicts = {
         model: judge(model, candidates, deployed, held, seed=run.config.seed)
         for model in GATES
@@ -415,6 +419,19 @@ def _push(
             summary.kept[model] = "the deployed model is this very candidate"
         else:
             summary.pushed.append(model)
+
+
+def _prune(run: _Run) -> None:
+    """Delete registry versions beyond `keep_versions` (never current or served)."""
+    keep = run.config.keep_versions
+    if not keep:
+        return
+    try:
+        pruned = prune(run.config.models, keep, protect=run.served)
+    except (RegistryError, OSError) as error:
+        run.note(f"cannot prune the registry: {error}")
+        return
+    run.record["pruned"] = {"versions": len(pruned.paths), "bytes": pruned.bytes}
 
 
 def _finish(run: _Run) -> None:

@@ -1,4 +1,4 @@
-"""`homeiq-trainer train`, `evaluate` and `models list`."""
+"""`homeiq-trainer train`, `evaluate`, `models list` and `models prune`."""
 
 import argparse
 import os
@@ -20,7 +20,7 @@ from .pipeline import (
     train_models,
 )
 from .plans import plan_rows
-from .registry import RegistryError, current, entries
+from .registry import RegistryError, current, entries, prune
 from .report import write_report
 
 DEFAULT_HOMES = 400
@@ -170,7 +170,7 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_models(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="list registered models")
+    parser = subparsers.add_parser("models", help="list or prune registered models")
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list every model version")
     listing.add_argument(
@@ -180,6 +180,25 @@ def _add_models(subparsers: argparse._SubParsersAction) -> None:
         help="registry directory (default %(default)s)",
     )
     listing.set_defaults(func=run_list)
+    pruning = actions.add_parser(
+        "prune",
+        help="delete old model versions (never the current ones)",
+        description="Delete all but each model's newest --keep versions. The "
+        "current version of each model is always kept.",
+    )
+    pruning.add_argument(
+        "--registry",
+        type=Path,
+        default=Path("registry"),
+        help="registry directory (default %(default)s)",
+    )
+    pruning.add_argument(
+        "--keep",
+        type=int,
+        default=10,
+        help="versions to keep per model, newest first (default %(default)s)",
+    )
+    pruning.set_defaults(func=run_prune)
 
 
 def _synthetic(args: argparse.Namespace) -> Path:
@@ -313,6 +332,21 @@ def run_list(args: argparse.Namespace) -> int:
         )
     if not found:
         print(f"{args.registry}: no models")
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    """Delete old versions; print each one deleted and the space freed."""
+    try:
+        pruned = prune(args.registry, args.keep)
+    except RegistryError as error:
+        raise CommandError(str(error)) from None
+    for path in pruned.paths:
+        print(f"deleted {path}")
+    print(
+        f"{len(pruned.paths)} deleted, {pruned.bytes / 1e6:.1f} MB freed; "
+        f"kept the newest {args.keep} versions of each model and the current ones"
+    )
     return 0
 
 

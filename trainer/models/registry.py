@@ -8,9 +8,13 @@ pointer replaced with os.replace)::
     REGISTRY/<name>/v0001/homes.json      which homes trained, validated, tested it
     REGISTRY/<name>/v0001/checksum.sha256 sha256 of model.onnx
     REGISTRY/<name>/current               "v0001": the version in use
+
+`prune` deletes old versions (never the current one, nor any the caller protects);
+a version is first renamed out of the `v*` namespace, so a pruning cut short never
+leaves a half-deleted version that looks whole.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import hashlib
@@ -32,6 +36,7 @@ from .fit import Fitted
 PARITY_ATOL = 1e-5  # the core's parity bound (tests/core/inference)
 PARITY_ROWS = 2000
 POINTER = "current"
+STALE_STAGING_SECONDS = 24 * 3600  # a staging directory this old was left by a crash
 
 
 class RegistryError(ValueError):
@@ -234,3 +239,68 @@ def entries(registry: str | os.PathLike[str]) -> list[Entry]:
                 )
             )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What `prune` deleted: the version (and leftover) directories and their bytes."""
+
+    paths: list[Path]
+    bytes: int
+
+
+def prune(
+    registry: str | os.PathLike[str], keep: int, *, protect: Collection[str] = ()
+) -> Pruned:
+    """Delete all but each model's newest `keep` versions.
+
+    Kept whatever their age: the current version and every version whose model's
+    SHA-256 is in `protect` (e.g. the models Home Assistant serves). Leftovers of
+    an interrupted prune go too, and staging directories of a register that
+    crashed more than a day ago.
+    """
+    if keep < 1:
+        raise RegistryError(f"keep must be at least 1, not {keep}")
+    root = Path(registry)
+    if not root.is_dir():
+        raise RegistryError(f"{root}: not a registry directory")
+    doomed: list[Path] = []
+    for model in sorted(p for p in root.iterdir() if p.is_dir()):
+        pointer = model / POINTER
+        chosen = pointer.read_text().strip() if pointer.exists() else None
+        versions = sorted(model.glob("v[0-9]*"), key=lambda p: p.name, reverse=True)
+        doomed += [
+            v
+            for v in versions[keep:]
+            if v.name != chosen and _checksum(v) not in protect
+        ]
+        doomed += _leftovers(model)
+    freed = sum(_bytes(path) for path in doomed)
+    for path in doomed:
+        _delete(path)
+    return Pruned(doomed, freed)
+
+
+def _checksum(version: Path) -> str | None:
+    try:
+        return (version / "checksum.sha256").read_text().split()[0]
+    except OSError, IndexError:
+        return None
+
+
+def _leftovers(model: Path) -> list[Path]:
+    cutoff = datetime.now(UTC).timestamp() - STALE_STAGING_SECONDS
+    staging = [p for p in model.glob(".staging-*") if p.stat().st_mtime < cutoff]
+    return [p for p in [*model.glob(".deleting-*"), *staging] if p.is_dir()]
+
+
+def _bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _delete(path: Path) -> None:
+    if not path.name.startswith("."):
+        doomed = path.with_name(f".deleting-{path.name}")
+        os.rename(path, doomed)
+        path = doomed
+    shutil.rmtree(path, ignore_errors=True)

@@ -103,6 +103,7 @@ def test_run_once_pushes_the_better_model_and_keeps_the_others(
     assert record == json.loads((config.state_dir / "last-run.json").read_text())
     assert [stage for stage, _ in record["stages"]] == STAGES
     assert record["ok"] is True
+    assert record["pruned"]["versions"] == 0  # one version of each: nothing old
     verdicts = record["verdicts"]
     assert verdicts["device_failure"]["promote"] is True
     assert (
