@@ -14,8 +14,12 @@ by salted hashes: stable across exports (the salt is kept per installation), so
 the trainer sees the same device under the same pseudonym every night, and
 useless without the salt. Domains, device classes, units and room kinds stay:
 the features read them.
+
+One archive is built at a time (a second request waits), and the action keeps the
+newest `KEEP_EXPORTS` archives in `homeiq/exports/`, deleting older ones.
 """
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 import hashlib
@@ -33,8 +37,14 @@ from typing import IO, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.loader import async_get_integration
+from homeassistant.util.hass_dict import HassKey
 
-from .const import CONF_HOME_TYPE, CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
+from .const import (
+    CONF_HOME_TYPE,
+    CONF_RETENTION_DAYS,
+    DEFAULT_RETENTION_DAYS,
+    DOMAIN,
+)
 from .coordinator import HomeIQConfigEntry
 from .core.dataset import (
     HOME_TYPES,
@@ -61,6 +71,9 @@ SALT_PATH = "homeiq/pseudonym.salt"
 SOURCE_KIND = "homeiq-export"
 HOMES_DIR = "homes"
 CHUNK_BYTES = 1 << 20
+KEEP_EXPORTS = 3  # archives the action keeps in EXPORT_DIR, newest first
+STALE_TEMPORARY_SECONDS = 24 * 3600  # a half-written archive this old was a crash's
+EXPORT_LOCK: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_export_lock")
 # Endings of entity ids that the features read (buttons, Zigbee link quality).
 KEPT_ENDINGS = ("_action", "_click", "_linkquality", "_lqi")
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -427,7 +440,26 @@ def export_to_file(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    remove_old_exports(directory, keep=KEEP_EXPORTS, now=source.created)
     return path, exported
+
+
+def remove_old_exports(directory: Path, *, keep: int, now: float) -> list[Path]:
+    """Delete all but the newest `keep` archives, and stale half-written ones.
+
+    Archives are named by their UTC time, so the names sort by age. Only HomeIQ's
+    own file names are touched; files a user put there stay.
+    """
+    archives = sorted(directory.glob("homeiq-dataset-*.tar"), reverse=True)
+    stale = [
+        p
+        for p in directory.glob(".*.tmp")
+        if p.stat().st_mtime < now - STALE_TEMPORARY_SECONDS
+    ]
+    doomed = archives[keep:] + stale
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
 
 
 def export_to_temporary(
@@ -451,14 +483,20 @@ def export_to_temporary(
 # --- the two ways out: the action and the API -----------------------------------------
 
 
+def _one_at_a_time(hass: HomeAssistant) -> asyncio.Lock:
+    """Return the lock that lets one archive be built at a time (CPU, disk)."""
+    return hass.data.setdefault(EXPORT_LOCK, asyncio.Lock())
+
+
 async def async_export_file(
     hass: HomeAssistant, entry: HomeIQConfigEntry, *, pseudonymize: bool
 ) -> tuple[Path, Exported]:
     """Export to `<config>/homeiq/exports/`; return the path and what it holds."""
-    source = await async_export_source(hass, entry)
-    return await hass.async_add_executor_job(
-        _export_file, hass.config.path(), source, pseudonymize
-    )
+    async with _one_at_a_time(hass):
+        source = await async_export_source(hass, entry)
+        return await hass.async_add_executor_job(
+            _export_file, hass.config.path(), source, pseudonymize
+        )
 
 
 def _export_file(
@@ -472,10 +510,11 @@ async def async_export_stream(
     hass: HomeAssistant, entry: HomeIQConfigEntry, *, pseudonymize: bool
 ) -> tuple[IO[bytes], Exported]:
     """Export to a temporary file for the API to stream; the caller closes it."""
-    source = await async_export_source(hass, entry)
-    return await hass.async_add_executor_job(
-        _export_stream, hass.config.path(), source, pseudonymize
-    )
+    async with _one_at_a_time(hass):
+        source = await async_export_source(hass, entry)
+        return await hass.async_add_executor_job(
+            _export_stream, hass.config.path(), source, pseudonymize
+        )
 
 
 def _export_stream(

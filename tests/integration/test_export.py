@@ -1,12 +1,14 @@
 """The dataset export: the `export_dataset` action and `GET /api/homeiq/dataset`,
 through HA's real HTTP stack and auth, read back by the trainer's own reader."""
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from http import HTTPStatus
 import io
 import json
+import os
 from pathlib import Path
 import stat
 import tarfile
@@ -410,6 +412,56 @@ def test_an_export_without_closed_days_is_valid(tmp_path: Path) -> None:
     (read,) = list(dataset)
     assert read.rollups == ()
     assert read.entry.start == read.entry.end == source.created
+
+
+def test_the_action_keeps_the_newest_archives_and_no_crash_leftovers(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "exports"
+    directory.mkdir()
+    (directory / "mine.tar").write_bytes(b"a user's file")
+    stale = directory / ".crashed.tmp"
+    stale.write_bytes(b"half")
+    day_ago = 1_767_571_200.0 - export.STALE_TEMPORARY_SECONDS - 1
+    os.utime(stale, (day_ago, day_ago))
+    fresh = directory / ".writing.tmp"  # another export may be writing it right now
+    fresh.write_bytes(b"half")
+    os.utime(fresh, (1_767_571_200.0, 1_767_571_200.0))
+    written = []
+    for hour in range(5):
+        source = ExportSource(
+            Inventory("home", "UTC"),
+            (),
+            Labels(),
+            "test",
+            28,
+            1_767_571_200.0 + 3600 * hour,
+        )
+        path, _ = export.export_to_file(
+            source, directory, salt=b"s" * 32 if hour else None
+        )
+        written.append(path.name)
+
+    left = sorted(p.name for p in directory.iterdir())
+    assert left == sorted(
+        [".writing.tmp", "mine.tar", *written[-export.KEEP_EXPORTS :]]
+    )
+
+
+@pytest.mark.usefixtures("export_paths")
+async def test_a_second_export_waits_for_the_first(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    lock = export._one_at_a_time(hass)
+    await lock.acquire()  # an export under way
+    task = hass.async_create_task(call(hass, "export_dataset", {}))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not task.done()
+    lock.release()
+    answer = await task
+    assert answer["bytes"] == len(written(answer))
+    assert not lock.locked()
 
 
 async def test_collected_days_that_do_not_fit_are_not_exported(
