@@ -228,8 +228,9 @@ def _synthetic(args: argparse.Namespace) -> Path:
 
 
 def _rows(args: argparse.Namespace, roots: list[Path]):
+    """Return the feature rows of every home with at least one closed day."""
     try:
-        return extract(
+        homes = extract(
             roots,
             jobs=max(args.jobs, 1),
             cache=not args.no_cache,
@@ -237,6 +238,13 @@ def _rows(args: argparse.Namespace, roots: list[Path]):
         )
     except DatasetError as error:
         raise CommandError(str(error)) from None
+    empty = [h.home_id for h in homes if not len(h.times)]
+    if empty:  # e.g. an export made the day HomeIQ was installed
+        print(
+            f"left out {len(empty)} home(s) without a closed day: {', '.join(empty)}",
+            file=sys.stderr,
+        )
+    return [h for h in homes if len(h.times)]
 
 
 def run_train(args: argparse.Namespace) -> int:
