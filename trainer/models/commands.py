@@ -109,12 +109,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         default=Path("data"),
         help="where synthetic homes are written (default %(default)s)",
     )
-    parser.add_argument(
-        "--registry",
-        type=Path,
-        default=Path("registry"),
-        help="model registry directory (default %(default)s)",
-    )
+    _registry_option(parser)
     parser.add_argument(
         "--report",
         type=Path,
@@ -169,16 +164,20 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_evaluate)
 
 
+def _registry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=Path("registry"),
+        help="model registry directory (default %(default)s)",
+    )
+
+
 def _add_models(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list or prune registered models")
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list every model version")
-    listing.add_argument(
-        "--registry",
-        type=Path,
-        default=Path("registry"),
-        help="registry directory (default %(default)s)",
-    )
+    _registry_option(listing)
     listing.set_defaults(func=run_list)
     pruning = actions.add_parser(
         "prune",
@@ -186,12 +185,7 @@ def _add_models(subparsers: argparse._SubParsersAction) -> None:
         description="Delete all but each model's newest --keep versions. The "
         "current version of each model is always kept.",
     )
-    pruning.add_argument(
-        "--registry",
-        type=Path,
-        default=Path("registry"),
-        help="registry directory (default %(default)s)",
-    )
+    _registry_option(pruning)
     pruning.add_argument(
         "--keep",
         type=int,
