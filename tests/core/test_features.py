@@ -289,6 +289,43 @@ EXPECTED: list[tuple[str, str, float]] = [
     ("plug", "energy_1d", 0.1),  # the restart's first 0.1 kWh
     ("plug", "energy_7d", (6 * 0.2 + 0.1) / 7),
     ("climate", "energy_7d", NAN),
+    # against the device's own days 8-28 back (here days 0-6)
+    ("climate", "lqi_drop_1d", 1 - 135 / 185),  # LQI 200 - 5 d: 185 on days 0-6
+    ("climate", "lqi_drop_7d", 1 - 150 / 185),
+    ("plug", "lqi_drop_1d", NAN),
+    ("plug", "rssi_drop_1d", -53 - -63),  # RSSI -50 - d: -53 on days 0-6
+    ("plug", "rssi_drop_7d", -53 - -60),
+    ("climate", "rssi_drop_7d", NAN),
+    ("climate", "reports_ratio_1d_base", 1),
+    ("climate", "reports_ratio_7d_base", 1),
+    # 4 reports a day, 2 more on days 1 and 3; 5 on day 13; 31 in days 7-13
+    ("plug", "reports_ratio_1d_base", 5 / (32 / 7)),
+    ("plug", "reports_ratio_7d_base", 31 / 32),
+    ("door", "reports_ratio_7d_base", NAN),  # never reported
+    ("climate", "long_gaps_1d", 0),  # every gap 1 h, none above the 95th percentile
+    ("climate", "long_gaps_7d", 0),
+    ("climate", "long_gap_frac_7d", 0),
+    ("door", "long_gaps_7d", NAN),
+    ("climate", "gap_max_ratio_1d", 2**-0.95),
+    ("door", "gap_max_ratio_1d", NAN),
+    ("plug", "unavailable_excess_7d", 1 / 7 - 2 / 7),
+    ("climate", "unavailable_excess_7d", 0),
+    ("plug", "binary_flaps_ratio_7d_base", 1),  # one flap a day, as before
+    ("new", "binary_flaps_ratio_7d_base", NAN),
+    ("climate", "changes_ratio_7d_base", (145 / 7) / (167 / 7)),
+    ("flat", "changes_ratio_7d_base", NAN),
+    ("flat", "frozen_ratio_1d", 13 / 6),  # held 13 days, 6 at most by day 6
+    ("flat", "frozen_ratio_7d", 13 / 6),
+    ("step", "frozen_ratio_1d", 0),  # stepped on day 13
+    ("step", "frozen_ratio_7d", 12 / 6),
+    ("climate", "frozen_ratio_1d", NAN),  # never held a value on days 0-6
+    ("climate", "battery_fall_7d", 88 - 74),
+    ("climate", "battery_fall_28d", 100 - 74),
+    ("climate", "battery_days_left_7d", 74 / 2),
+    ("step", "battery_fall_7d", 0),
+    ("step", "battery_fall_28d", 0),
+    ("step", "battery_days_left_7d", 3650),
+    ("door", "battery_days_left_7d", NAN),
 ]
 
 

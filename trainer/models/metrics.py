@@ -115,12 +115,18 @@ def failure_metrics(
     for k, name in enumerate(kinds):
         mask = negatives | (kind == k)
         if (kind == k).any():
+            yk, sk, hk = y[mask], score[mask], homes[mask]
             per_kind[name] = {
                 "positives": int((kind == k).sum()),
                 "rows": int(mask.sum()),
                 "base_rate": float((kind == k).sum() / mask.sum()),
-                "pr_auc": pr_auc(y[mask], score[mask]),
-                "roc_auc": roc_auc(y[mask], score[mask]),
+                "pr_auc": pr_auc(yk, sk),
+                "pr_auc_ci": bootstrap(
+                    lambda r, yk=yk, sk=sk: pr_auc(yk[r], sk[r]),
+                    hk,
+                    seed=seed,
+                ),
+                "roc_auc": roc_auc(yk, sk),
             }
     return {
         "rows": len(y),

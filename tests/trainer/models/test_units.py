@@ -218,3 +218,23 @@ def test_shuffled_labels_give_chance_on_a_weighted_subsample() -> None:
         seed=0,
     )
     assert abs(auc - 0.5) < null_auc_tolerance(int(y.sum()), int((y == 0).sum()))
+
+
+def test_rare_failure_kinds_weigh_more_and_positives_keep_their_total() -> None:
+    # 40 battery positives (kind 0), 10 flapping (kind 4), 10 sudden deaths (kind 5)
+    target = np.array([0] * 100 + [1] * 60)
+    kind = np.array([-1] * 100 + [0] * 40 + [4] * 10 + [5] * 10)
+    weight = np.array([2.5] * 100 + [1.0] * 60)
+    out = fit.kind_balanced_weights(target, kind, weight, unforeseeable=5, power=0.5)
+    assert np.array_equal(out[:100], weight[:100])  # negatives untouched
+    assert out[target == 1].sum() == pytest.approx(60)  # the base rate is kept
+    battery, flapping, sudden = out[100], out[140], out[150]
+    assert flapping / battery == pytest.approx((40 / 10) ** 0.5)
+    assert flapping > sudden and battery < sudden  # sudden death: no boost
+    assert battery / sudden == pytest.approx((25 / 40) ** 0.5)
+    flat = fit.kind_balanced_weights(target, kind, weight, unforeseeable=5, power=0)
+    assert np.allclose(flat, weight)
+    none = fit.kind_balanced_weights(
+        target, np.where(target == 1, 5, -1), weight, unforeseeable=5
+    )
+    assert np.array_equal(none, weight)
