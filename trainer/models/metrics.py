@@ -325,6 +325,13 @@ def battery_metrics(
         return float(error[r].mean()) if len(r) else float("nan")
 
     both = given & np.isfinite(baseline)
+
+    def model_minus_linear(r: np.ndarray) -> float:
+        r = r[both[r]]
+        if not len(r):
+            return float("nan")
+        return float(error[r].mean() - base_error[r].mean())
+
     return {
         "rows": len(truth),
         "homes": len(np.unique(homes)),
@@ -344,5 +351,9 @@ def battery_metrics(
             float(error[both].mean()) if both.any() else float("nan")
         ),
         "linear_baseline_rows": int(both.sum()),
+        # Paired over the same rows and homes: below 0, the model is better.
+        "model_minus_linear_mae_days_ci": bootstrap(
+            model_minus_linear, homes, seed=seed
+        ),
         "truth_below_cap_rows": int((truth < BATTERY_CAP_DAYS).sum()),
     }

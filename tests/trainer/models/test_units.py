@@ -149,6 +149,8 @@ def test_battery_forecast_rule() -> None:
     assert result["mae_days"] == pytest.approx(0.5)
     assert result["coverage_10_90"] == 1.0
     assert result["linear_baseline_mae_days_same_rows"] == pytest.approx(4.0)
+    low, high = result["model_minus_linear_mae_days_ci"]  # paired: 0.5 - 4.0
+    assert -6.0 <= low <= -3.5 <= high <= -1.0
     assert result["no_forecast_share"] == 0.5
 
 
