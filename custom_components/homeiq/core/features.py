@@ -7,8 +7,9 @@ vector it was not trained on. Missing values are NaN (the tree models route them
 every value fits a float32.
 
 Features are computed "as of" the end of a day, from the inventory and the daily
-rollups up to that day only (the last `WINDOW_DAYS` of them: trailing windows of
-1, 7 and 14 days). That is what makes evaluation honest: the trainer builds one
+rollups up to that day only (trailing windows of 1, 7 and 14 days; a device's
+own rhythm, and the baseline it is compared with, read the last
+`LONG_WINDOW_DAYS`). That is what makes evaluation honest: the trainer builds one
 (device, day) row per day from a replayed dataset (`device_feature_rows`), each
 using nothing from after its day, and the integration computes the very same row
 live from its aggregator's history (`device_features`). Both call the same array
