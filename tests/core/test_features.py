@@ -413,6 +413,35 @@ def test_device_kinds_come_from_the_entities(kind: str, entities: list) -> None:
     assert flags == [float(k == kind) for k in DEVICE_KINDS]
 
 
+def test_a_device_leaving_longer_gaps_than_it_used_to_is_seen() -> None:
+    """Hourly for 20 days, then every 4 h: long against its own days 0-13."""
+    radio = device(
+        "radio",
+        Entity("sensor.r_t", "sensor", "temperature", "°C"),
+        Entity("sensor.r_linkquality", "sensor", None, "lqi"),
+    )
+    inventory = Inventory("gaps", "UTC", devices=(radio,))
+    events = []
+    for d in range(21):
+        for h in range(0, 24, 4 if d == 20 else 1):
+            events.append(("sensor.r_t", str(20 + h % 2), None, T(d, h)))
+            lqi = "60" if d == 20 else "200"  # the link collapses on the last day
+            events.append(("sensor.r_linkquality", lqi, None, T(d, h, 0, 0.5)))
+    aggregator = TelemetryAggregator(inventory, start=DAY0)
+    feed(aggregator, events)
+    aggregator.advance_to(T(21, 0))
+    vector = device_features(inventory, aggregator.history)[0]
+    row = dict(zip(DEVICE_SCHEMA.names, vector.tolist(), strict=True))
+    # Five 4-h gaps, in a bin wholly above the baseline's p95 of 2**0.95 h.
+    assert row["long_gaps_1d"] == 5
+    assert row["long_gaps_7d"] == pytest.approx(5 / 7)
+    assert row["long_gap_frac_7d"] == pytest.approx(5 / (6 * 24 + 6))
+    assert row["gap_max_ratio_1d"] == pytest.approx(4 / 2**0.95)
+    assert row["reports_ratio_1d_base"] == pytest.approx(6 / 24)
+    assert row["lqi_drop_1d"] == pytest.approx(1 - 60 / 200)
+    assert row["lqi_drop_7d"] == pytest.approx(1 - (6 * 24 * 200 + 6 * 60) / 150 / 200)
+
+
 def test_every_kind_is_tried() -> None:
     assert {kind for kind, _ in KINDS} == set(DEVICE_KINDS)
 
