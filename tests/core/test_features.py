@@ -289,6 +289,43 @@ EXPECTED: list[tuple[str, str, float]] = [
     ("plug", "energy_1d", 0.1),  # the restart's first 0.1 kWh
     ("plug", "energy_7d", (6 * 0.2 + 0.1) / 7),
     ("climate", "energy_7d", NAN),
+    # against the device's own days 8-28 back (here days 0-6)
+    ("climate", "lqi_drop_1d", 1 - 135 / 185),  # LQI 200 - 5 d: 185 on days 0-6
+    ("climate", "lqi_drop_7d", 1 - 150 / 185),
+    ("plug", "lqi_drop_1d", NAN),
+    ("plug", "rssi_drop_1d", -53 - -63),  # RSSI -50 - d: -53 on days 0-6
+    ("plug", "rssi_drop_7d", -53 - -60),
+    ("climate", "rssi_drop_7d", NAN),
+    ("climate", "reports_ratio_1d_base", 1),
+    ("climate", "reports_ratio_7d_base", 1),
+    # 4 reports a day, 2 more on days 1 and 3; 5 on day 13; 31 in days 7-13
+    ("plug", "reports_ratio_1d_base", 5 / (32 / 7)),
+    ("plug", "reports_ratio_7d_base", 31 / 32),
+    ("door", "reports_ratio_7d_base", NAN),  # never reported
+    ("climate", "long_gaps_1d", 0),  # every gap 1 h, none above the 95th percentile
+    ("climate", "long_gaps_7d", 0),
+    ("climate", "long_gap_frac_7d", 0),
+    ("door", "long_gaps_7d", NAN),
+    ("climate", "gap_max_ratio_1d", 2**-0.95),
+    ("door", "gap_max_ratio_1d", NAN),
+    ("plug", "unavailable_excess_7d", 1 / 7 - 2 / 7),
+    ("climate", "unavailable_excess_7d", 0),
+    ("plug", "binary_flaps_ratio_7d_base", 1),  # one flap a day, as before
+    ("new", "binary_flaps_ratio_7d_base", NAN),
+    ("climate", "changes_ratio_7d_base", (145 / 7) / (167 / 7)),
+    ("flat", "changes_ratio_7d_base", NAN),
+    ("flat", "frozen_ratio_1d", 13 / 6),  # held 13 days, 6 at most by day 6
+    ("flat", "frozen_ratio_7d", 13 / 6),
+    ("step", "frozen_ratio_1d", 0),  # stepped on day 13
+    ("step", "frozen_ratio_7d", 12 / 6),
+    ("climate", "frozen_ratio_1d", NAN),  # never held a value on days 0-6
+    ("climate", "battery_fall_7d", 88 - 74),
+    ("climate", "battery_fall_28d", 100 - 74),
+    ("climate", "battery_days_left_7d", 74 / 2),
+    ("step", "battery_fall_7d", 0),
+    ("step", "battery_fall_28d", 0),
+    ("step", "battery_days_left_7d", 3650),
+    ("door", "battery_days_left_7d", NAN),
 ]
 
 
@@ -374,6 +411,35 @@ def test_device_kinds_come_from_the_entities(kind: str, entities: list) -> None:
     row = device_features(Inventory("h", "UTC", devices=(device("x", *entities),)), ())
     flags = [row[0, DEVICE_SCHEMA.index(f"kind_{k}")] for k in DEVICE_KINDS]
     assert flags == [float(k == kind) for k in DEVICE_KINDS]
+
+
+def test_a_device_leaving_longer_gaps_than_it_used_to_is_seen() -> None:
+    """Hourly for 20 days, then every 4 h: long against its own days 0-13."""
+    radio = device(
+        "radio",
+        Entity("sensor.r_t", "sensor", "temperature", "°C"),
+        Entity("sensor.r_linkquality", "sensor", None, "lqi"),
+    )
+    inventory = Inventory("gaps", "UTC", devices=(radio,))
+    events = []
+    for d in range(21):
+        for h in range(0, 24, 4 if d == 20 else 1):
+            events.append(("sensor.r_t", str(20 + h % 2), None, T(d, h)))
+            lqi = "60" if d == 20 else "200"  # the link collapses on the last day
+            events.append(("sensor.r_linkquality", lqi, None, T(d, h, 0, 0.5)))
+    aggregator = TelemetryAggregator(inventory, start=DAY0)
+    feed(aggregator, events)
+    aggregator.advance_to(T(21, 0))
+    vector = device_features(inventory, aggregator.history)[0]
+    row = dict(zip(DEVICE_SCHEMA.names, vector.tolist(), strict=True))
+    # Five 4-h gaps, in a bin wholly above the baseline's p95 of 2**0.95 h.
+    assert row["long_gaps_1d"] == 5
+    assert row["long_gaps_7d"] == pytest.approx(5 / 7)
+    assert row["long_gap_frac_7d"] == pytest.approx(5 / (6 * 24 + 6))
+    assert row["gap_max_ratio_1d"] == pytest.approx(4 / 2**0.95)
+    assert row["reports_ratio_1d_base"] == pytest.approx(6 / 24)
+    assert row["lqi_drop_1d"] == pytest.approx(1 - 60 / 200)
+    assert row["lqi_drop_7d"] == pytest.approx(1 - (6 * 24 * 200 + 6 * 60) / 150 / 200)
 
 
 def test_every_kind_is_tried() -> None:

@@ -325,8 +325,8 @@ def test_models_fill_the_same_outputs(history, models: Models) -> None:
             assert scores.health == pytest.approx(
                 100 * (1 - scores.failure_risk), abs=0.1
             )
-        else:
-            assert scores.health <= 100 * (1 - scores.failure_risk)
+        else:  # health is rounded to 0.1, the risk to 4 digits
+            assert scores.health <= 100 * (1 - scores.failure_risk) + 0.05
 
 
 def test_live_rules_still_count_under_a_model(history, models: Models) -> None:

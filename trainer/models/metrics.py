@@ -115,12 +115,18 @@ def failure_metrics(
     for k, name in enumerate(kinds):
         mask = negatives | (kind == k)
         if (kind == k).any():
+            yk, sk, hk = y[mask], score[mask], homes[mask]
             per_kind[name] = {
                 "positives": int((kind == k).sum()),
                 "rows": int(mask.sum()),
                 "base_rate": float((kind == k).sum() / mask.sum()),
-                "pr_auc": pr_auc(y[mask], score[mask]),
-                "roc_auc": roc_auc(y[mask], score[mask]),
+                "pr_auc": pr_auc(yk, sk),
+                "pr_auc_ci": bootstrap(
+                    lambda r, yk=yk, sk=sk: pr_auc(yk[r], sk[r]),
+                    hk,
+                    seed=seed,
+                ),
+                "roc_auc": roc_auc(yk, sk),
             }
     return {
         "rows": len(y),
@@ -319,6 +325,13 @@ def battery_metrics(
         return float(error[r].mean()) if len(r) else float("nan")
 
     both = given & np.isfinite(baseline)
+
+    def model_minus_linear(r: np.ndarray) -> float:
+        r = r[both[r]]
+        if not len(r):
+            return float("nan")
+        return float(error[r].mean() - base_error[r].mean())
+
     return {
         "rows": len(truth),
         "homes": len(np.unique(homes)),
@@ -338,5 +351,9 @@ def battery_metrics(
             float(error[both].mean()) if both.any() else float("nan")
         ),
         "linear_baseline_rows": int(both.sum()),
+        # Paired over the same rows and homes: below 0, the model is better.
+        "model_minus_linear_mae_days_ci": bootstrap(
+            model_minus_linear, homes, seed=seed
+        ),
         "truth_below_cap_rows": int((truth < BATTERY_CAP_DAYS).sum()),
     }

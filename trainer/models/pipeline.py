@@ -294,6 +294,12 @@ def train_failure(
     rows, weight = fit.subsample_negatives(
         train.target, seed=seed, max_negatives=FAILURE_NEGATIVES
     )
+    weight = fit.kind_balanced_weights(
+        train.target[rows],
+        train.kind[rows],
+        weight,
+        unforeseeable=FAILURE_KINDS.index("sudden_death"),
+    )
     fitted = fit.fit_failure(
         train.x[rows][:, columns],
         train.target[rows],
@@ -310,7 +316,8 @@ def train_failure(
     metrics.update(
         train_rows=len(train.target),
         train_rows_fitted=len(rows),
-        negative_weight=float(weight.max(initial=1.0)),
+        negative_weight=float(weight[train.target[rows] == 0].max(initial=1.0)),
+        kind_balance_power=fit.KIND_BALANCE_POWER,
         train_positives=int(train.target.sum()),
         iterations=fitted.notes["iterations"],
         validation_pr_auc_by_iterations=fitted.notes["validation_pr_auc_by_iterations"],
@@ -356,7 +363,8 @@ def train_battery(
     test = battery_rows(groups["test"], "after")
     if len(train.x) < 50:
         raise SanityError(f"battery_days_left: {len(train.x)} rows to train on")
-    names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
+    skipped = set(dropped) | set(fit.BATTERY_UNREAD)
+    names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in skipped]
     columns = [DEVICE_NAMES.index(n) for n in names]
     days = train.battery_days.astype(np.float64)
     # Rows on the plateau (at least the cap left) are the overwhelming majority:

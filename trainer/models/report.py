@@ -5,6 +5,7 @@ from collections.abc import Callable
 import html
 import io
 import json
+import math
 import os
 from pathlib import Path
 import tempfile
@@ -111,6 +112,28 @@ def _importance(values: list, title: str) -> Figure:
     return draw
 
 
+def _per_kind_table(failure: dict) -> str:
+    """Return the failure model's PR-AUC per failure kind as an HTML table."""
+    rows = []
+    for kind, v in failure.get("per_kind", {}).items():
+        low, high = v.get("pr_auc_ci", [math.nan, math.nan])
+        rows.append(
+            f"<tr><td>{html.escape(kind)}</td><td>{v['positives']}</td>"
+            f"<td>{v['base_rate']:.4f}</td><td>{v['pr_auc']:.3f}</td>"
+            f"<td>[{low:.3f}, {high:.3f}]</td><td>{v['roc_auc']:.3f}</td></tr>"
+        )
+    if not rows:
+        return ""
+    head = (
+        "<tr><th>failure kind</th><th>positives</th><th>chance</th>"
+        "<th>PR-AUC</th><th>95 % interval</th><th>ROC-AUC</th></tr>"
+    )
+    return (
+        "<h2>device_failure per kind (each kind's positives against all "
+        f"negatives)</h2><table>{head}{''.join(rows)}</table>"
+    )
+
+
 def render_html(metrics: dict, plots: dict, title: str) -> str:
     """Return the report page: summary, plots, and the metrics as JSON."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
@@ -133,13 +156,16 @@ def render_html(metrics: dict, plots: dict, title: str) -> str:
         if values:
             figures.append(_importance(values, f"{name}: permutation importance"))
     parts.append("<div>" + "".join(_png(f) for f in figures) + "</div>")
+    if isinstance(metrics.get("device_failure"), dict):
+        parts.append(_per_kind_table(metrics["device_failure"]))
     text = json.dumps(_finite(metrics), indent=1, sort_keys=True)
     parts.append(f"<h2>metrics.json</h2><pre>{html.escape(text)}</pre>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em}img{margin:4px}"
-        "pre{font-size:11px;background:#f4f4f4;padding:1em}</style></head><body>"
+        "pre{font-size:11px;background:#f4f4f4;padding:1em}"
+        "td,th{padding:2px 8px;text-align:right}</style></head><body>"
         + "".join(parts)
         + "</body></html>\n"
     )

@@ -349,6 +349,25 @@ TEMPLATES: dict[str, Template] = {
     "rssi_slope_14d": _link_trend,
     "power_mean_1d": _fmt("drew {} W on average on the day"),
     "energy_7d": _fmt("used {} kWh a day over 7 days"),
+    # Device schema 3: against the device's own days 8-28 back.
+    "lqi_drop_1d": _frac("link quality {} below its own usual on the day"),
+    "lqi_drop_7d": _frac("link quality {} below its own usual over 7 days"),
+    "rssi_drop_1d": _fmt("signal {} dB weaker than its own usual on the day"),
+    "rssi_drop_7d": _fmt("signal {} dB weaker than its own usual over 7 days"),
+    "reports_ratio_1d_base": _frac("reported {} of its own usual rate on the day"),
+    "reports_ratio_7d_base": _frac("reported {} of its own usual rate over 7 days"),
+    "long_gaps_1d": _fmt("{} gaps longer than it used to leave, on the day"),
+    "long_gaps_7d": _fmt("{} gaps a day longer than it used to leave, over 7 days"),
+    "long_gap_frac_7d": _frac("{} of its gaps longer than it used to leave"),
+    "gap_max_ratio_1d": _fmt("longest gap on the day {}x its own long gaps"),
+    "unavailable_excess_7d": _fmt("{} more drops to unavailable a day than it used to"),
+    "binary_flaps_ratio_7d_base": _fmt("flips back {}x as often as it used to"),
+    "changes_ratio_7d_base": _frac("changed {} as often as it used to"),
+    "frozen_ratio_1d": _fmt("held a value {}x as long as it ever used to"),
+    "frozen_ratio_7d": _fmt("held a value {}x as long as it ever used to"),
+    "battery_fall_7d": _fmt("battery fell {} points in 7 days"),
+    "battery_fall_28d": _fmt("battery fell {} points in 4 weeks"),
+    "battery_days_left_7d": _fmt("battery empty in about {} days at its 7-day fall"),
 }
 
 # Texts for a missing value where "missing" itself says something.

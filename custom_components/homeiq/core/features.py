@@ -7,8 +7,9 @@ vector it was not trained on. Missing values are NaN (the tree models route them
 every value fits a float32.
 
 Features are computed "as of" the end of a day, from the inventory and the daily
-rollups up to that day only (the last `WINDOW_DAYS` of them: trailing windows of
-1, 7 and 14 days). That is what makes evaluation honest: the trainer builds one
+rollups up to that day only (trailing windows of 1, 7 and 14 days; a device's
+own rhythm, and the baseline it is compared with, read the last
+`LONG_WINDOW_DAYS`). That is what makes evaluation honest: the trainer builds one
 (device, day) row per day from a replayed dataset (`device_feature_rows`), each
 using nothing from after its day, and the integration computes the very same row
 live from its aggregator's history (`device_features`). Both call the same array
@@ -43,6 +44,7 @@ from .rollups import (
 
 WINDOW_DAYS = 14  # the longest trailing window of the short-term features
 LONG_WINDOW_DAYS = 28  # a device's own rhythm (report-interval quantiles)
+BASELINE_SKIP = 7  # the device's own baseline leaves out the last week
 MIN_INTERVALS = 5  # fewer gaps between reports give no quantiles (NaN)
 DAYS_LEFT_CAP = 3650.0  # battery days left when the level is not falling
 Z_CAP = 1000.0  # |z-score| cap when the baseline did not vary at all
@@ -141,7 +143,7 @@ DEVICE_KINDS = (
 
 DEVICE_SCHEMA = _schema(
     "device",
-    2,
+    3,
     ("battery_powered", "flag", "1 when the inventory says the device runs on battery"),
     ("mains_powered", "flag", "1 when the device is mains powered"),
     ("protocol", "code", "index of the device's protocol in dataset.PROTOCOLS"),
@@ -259,6 +261,51 @@ DEVICE_SCHEMA = _schema(
     ("power_max_1d", "W", "highest power reading on the day"),
     ("energy_1d", "kWh/day", "energy metered on the day"),
     ("energy_7d", "kWh/day", "energy metered per day over 7 days"),
+    # Against the device's own history: its baseline is days 8-28 back, before
+    # the symptoms of a failure that is a few days away.
+    ("lqi_drop_1d", "fraction", "1 - lqi_mean_1d / link quality 8-28 days back"),
+    ("lqi_drop_7d", "fraction", "1 - lqi_mean_7d / link quality 8-28 days back"),
+    ("rssi_drop_1d", "dB", "signal strength 8-28 days back - rssi_mean_1d"),
+    ("rssi_drop_7d", "dB", "signal strength 8-28 days back - rssi_mean_7d"),
+    ("reports_ratio_1d_base", "ratio", "reports_1d / reports per day 8-28 days back"),
+    ("reports_ratio_7d_base", "ratio", "reports_7d / reports per day 8-28 days back"),
+    (
+        "long_gaps_1d",
+        "1/day",
+        "gaps between reports, on the day, longer than the 95th percentile gap "
+        "8-28 days back",
+    ),
+    ("long_gaps_7d", "1/day", "the same per day over 7 days"),
+    ("long_gap_frac_7d", "fraction", "long_gaps_7d / gaps between reports, 7 days"),
+    (
+        "gap_max_ratio_1d",
+        "ratio",
+        "interval_max_1d / the 95th percentile gap 8-28 days back",
+    ),
+    (
+        "unavailable_excess_7d",
+        "1/day",
+        "unavailable_7d minus the rate 8-28 days back",
+    ),
+    (
+        "binary_flaps_ratio_7d_base",
+        "ratio",
+        "(binary_flaps_7d + 1) / (their rate 8-28 days back + 1)",
+    ),
+    ("changes_ratio_7d_base", "ratio", "changes_7d / changes per day 8-28 days back"),
+    (
+        "frozen_ratio_1d",
+        "ratio",
+        "frozen_max_1d / the longest hold 8-28 days back",
+    ),
+    ("frozen_ratio_7d", "ratio", "frozen_max_7d / the longest hold 8-28 days back"),
+    ("battery_fall_7d", "%", "battery level 7 days back - battery_last"),
+    ("battery_fall_28d", "%", "earliest battery level within 28 days - battery_last"),
+    (
+        "battery_days_left_7d",
+        "days",
+        "battery_last / (battery_fall_7d / 7), capped; the cap when not falling",
+    ),
 )
 
 # --- the home schema -------------------------------------------------------------
@@ -424,6 +471,28 @@ class _Window:
         last = column.shape[0] - 1 - np.argmax(known[::-1], axis=0)
         picked = column[last, np.arange(column.shape[1])]
         return np.where(known.any(axis=0), picked, np.nan)
+
+    def earliest(self, name: str, rows: slice) -> np.ndarray:
+        """Return each device's first non-NaN value of `name` in `rows`."""
+        column = self.col(name, rows)
+        if column.shape[0] == 0:
+            return np.full(column.shape[1], np.nan)
+        known = ~np.isnan(column)
+        picked = column[np.argmax(known, axis=0), np.arange(column.shape[1])]
+        return np.where(known.any(axis=0), picked, np.nan)
+
+    def gaps_above(self, limit: np.ndarray, rows: slice) -> np.ndarray:
+        """Return report gaps in `rows` in histogram bins wholly above `limit` (s).
+
+        NaN where `limit` is NaN (no baseline to compare with).
+        """
+        first = FIELD_INDEX["interval_bin0"]
+        counts = np.nansum(self.values[rows, :, first : first + INTERVAL_BINS], axis=0)
+        low = np.array([0.0, *INTERVAL_EDGES])
+        with np.errstate(invalid="ignore"):
+            above = low[None, :] >= limit[:, None]
+        total: np.ndarray = (counts * above).sum(axis=1)
+        return np.where(np.isnan(limit), np.nan, total)
 
     def largest(self, name: str, rows: slice) -> np.ndarray:
         return _reduce(np.fmax, self.col(name, rows))
@@ -806,7 +875,60 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
     c["power_max_1d"] = w.largest("power_max", day)
     c["energy_1d"] = np.where(metered, w.rate("energy_kwh", day), np.nan)
     c["energy_7d"] = np.where(metered, w.rate("energy_kwh", week), np.nan)
+    c.update(_against_own_history(w, c))
     return c
+
+
+def _against_own_history(w: _Window, c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Return the day and week against the device's own days 8-28 back.
+
+    A failing radio, contact or sensor is unusual for *that* device first: a link
+    quality of 90 is normal for one node and a collapse for another.
+    """
+    day, week = w.rows(1), w.rows(7)
+    base = w.rows(LONG_WINDOW_DAYS - BASELINE_SKIP, skip=BASELINE_SKIP)
+    out: dict[str, np.ndarray] = {}
+    lqi_base = w.mean("lqi", base)
+    out["lqi_drop_1d"] = 1.0 - _div(c["lqi_mean_1d"], lqi_base)
+    out["lqi_drop_7d"] = 1.0 - _div(c["lqi_mean_7d"], lqi_base)
+    rssi_base = w.mean("rssi", base)
+    out["rssi_drop_1d"] = rssi_base - c["rssi_mean_1d"]
+    out["rssi_drop_7d"] = rssi_base - c["rssi_mean_7d"]
+    reports_base = w.rate("reports", base)
+    out["reports_ratio_1d_base"] = _div(c["reports_1d"], reports_base)
+    out["reports_ratio_7d_base"] = _div(c["reports_7d"], reports_base)
+    (p95,) = w.quantiles(base, 0.95)
+    out["long_gaps_1d"] = _div(w.gaps_above(p95, day), w.observed(day))
+    long_week = w.gaps_above(p95, week)
+    out["long_gaps_7d"] = _div(long_week, w.observed(week))
+    out["long_gap_frac_7d"] = _div(long_week, w.total("interval_n", week))
+    out["gap_max_ratio_1d"] = _div(c["interval_max_1d"], p95)
+    out["unavailable_excess_7d"] = c["unavailable_7d"] - w.rate("unavailable_n", base)
+    out["binary_flaps_ratio_7d_base"] = (c["binary_flaps_7d"] + 1.0) / (
+        w.rate("binary_flaps", base) + 1.0
+    )
+    out["changes_ratio_7d_base"] = _div(c["changes_7d"], w.rate("changes", base))
+    held = w.largest("frozen_max", base) / 3600.0
+    out["frozen_ratio_1d"] = _div(c["frozen_max_1d"], held)
+    out["frozen_ratio_7d"] = _div(c["frozen_max_7d"], held)
+    out.update(_battery_fall(w, c["battery_last"]))
+    return out
+
+
+def _battery_fall(w: _Window, battery: np.ndarray) -> dict[str, np.ndarray]:
+    """Return how far the battery fell over 7 and 28 days, and the 7-day days left."""
+    before = w.latest("battery_last", w.rows(LONG_WINDOW_DAYS, skip=7))
+    first = w.earliest("battery_last", w.rows(LONG_WINDOW_DAYS))
+    fall = before - battery
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(
+            fall > 0, np.clip(battery / (fall / 7.0), 0, DAYS_LEFT_CAP), DAYS_LEFT_CAP
+        )
+    return {
+        "battery_fall_7d": fall,
+        "battery_fall_28d": first - battery,
+        "battery_days_left_7d": np.where(np.isnan(fall), np.nan, left),
+    }
 
 
 def _liveness(

@@ -149,6 +149,8 @@ def test_battery_forecast_rule() -> None:
     assert result["mae_days"] == pytest.approx(0.5)
     assert result["coverage_10_90"] == 1.0
     assert result["linear_baseline_mae_days_same_rows"] == pytest.approx(4.0)
+    low, high = result["model_minus_linear_mae_days_ci"]  # paired: 0.5 - 4.0
+    assert -6.0 <= low <= -3.5 <= high <= -1.0
     assert result["no_forecast_share"] == 0.5
 
 
@@ -218,3 +220,24 @@ def test_shuffled_labels_give_chance_on_a_weighted_subsample() -> None:
         seed=0,
     )
     assert abs(auc - 0.5) < null_auc_tolerance(int(y.sum()), int((y == 0).sum()))
+
+
+def test_rare_failure_kinds_weigh_more_and_positives_keep_their_total() -> None:
+    # 40 battery positives (kind 0), 10 flapping (kind 4), 10 sudden deaths (kind 5)
+    target = np.array([0] * 100 + [1] * 60)
+    kind = np.array([-1] * 100 + [0] * 40 + [4] * 10 + [5] * 10)
+    weight = np.array([2.5] * 100 + [1.0] * 60)
+    out = fit.kind_balanced_weights(target, kind, weight, unforeseeable=5, power=0.5)
+    assert np.array_equal(out[:100], weight[:100])  # negatives untouched
+    assert out[target == 1].sum() == pytest.approx(60)  # the base rate is kept
+    battery, flapping, sudden = out[100], out[140], out[150]
+    assert flapping / battery == pytest.approx((40 / 10) ** 0.5)
+    assert flapping > sudden  # sudden death: no boost
+    assert battery < sudden
+    assert battery / sudden == pytest.approx((25 / 40) ** 0.5)
+    flat = fit.kind_balanced_weights(target, kind, weight, unforeseeable=5, power=0)
+    assert np.allclose(flat, weight)
+    none = fit.kind_balanced_weights(
+        target, np.where(target == 1, 5, -1), weight, unforeseeable=5
+    )
+    assert np.array_equal(none, weight)
