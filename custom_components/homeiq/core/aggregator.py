@@ -290,6 +290,7 @@ class _Device:
 
 
 # What an entity reads from its state attributes: (attribute keys, channel) pairs.
+_SHARED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 type _AttributeReadings = tuple[tuple[tuple[str, ...], _Stats], ...]
 
 
@@ -304,6 +305,7 @@ class _Entity:
         "channel",
         "device",
         "energy",
+        "keys",
         "meter",
         "numeric",
         "scale",
@@ -323,6 +325,10 @@ class _Entity:
         self.energy = role == "energy"
         self.scale = _scale(entity, role)
         self.attributes = attributes  # ((keys, stats), …) read from attributes
+        # Every key of `attributes` in one tuple shared by all entities reading the
+        # same keys: most events carry none of them, and one hot tuple tells.
+        keys = tuple(key for names, _ in attributes for key in names)
+        self.keys = _SHARED_KEYS.setdefault(keys, keys)
         self.channel: _Stats | None = None
         if role in {"battery", "lqi", "rssi", "power"}:
             self.channel = getattr(device, role)
@@ -479,8 +485,14 @@ class TelemetryAggregator:
             else:
                 dev.first_seen = timestamp
         dev.last_seen = timestamp
-        if e.attributes and attributes is not None:
-            self._read_attributes(e, attributes, timestamp)
+        if e.keys and attributes is not None:
+            if isinstance(attributes, dict):
+                for key in e.keys:
+                    if key in attributes:
+                        self._read_attributes(e, attributes, timestamp)
+                        break
+            else:
+                self._read_attributes(e, attributes, timestamp)
 
         if state != e.state:
             e.state = state
