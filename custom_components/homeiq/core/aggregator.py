@@ -290,8 +290,9 @@ class _Device:
 
 
 # What an entity reads from its state attributes: (attribute keys, channel) pairs.
-_SHARED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 type _AttributeReadings = tuple[tuple[tuple[str, ...], _Stats], ...]
+# One tuple object per distinct set of attribute keys read, shared by the entities.
+_SHARED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 class _Entity:
