@@ -10,7 +10,11 @@ entity registries. Figures, each against the same loop without HomeIQ:
 - **event cost**: CPU time of the event loop while 1,000 state changes per second
   arrive for 5 s (least of 3 runs), with HomeIQ loaded, against the same loop with
   a no-op listener for the same two events (what HA already pays in any real home:
-  the recorder listens to every state change) and against bare HA.
+  the recorder listens to every state change) and against bare HA. Split in two by
+  a third configuration, HomeIQ loaded with its two state listeners swapped for the
+  no-op ones: what its listeners cost, and what holding HomeIQ costs (its entities
+  and telemetry make HA's loop and garbage collector slower). The loop's CPU time
+  inside garbage collections is given for each.
 - **scoring**: the coordinator's executor job (`core.health.score_home`, numpy) for
   every device with `--days` days of rollups, rules only, best of 5.
 - **memory**: traced Python allocations HomeIQ holds once loaded with `--days` days
@@ -28,12 +32,13 @@ entity registries. Figures, each against the same loop without HomeIQ:
 
 import argparse
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import cProfile
 import gc
 from pathlib import Path
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from typing import Any
@@ -64,6 +69,23 @@ from custom_components.homeiq.storage import pack_telemetry  # noqa: E402
 DAY = 86400.0
 RATE = 1000  # events per second
 SECONDS = 5
+
+
+class _CollectorClock:
+    """Count the loop thread's CPU seconds inside garbage collections."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        self._thread = threading.get_ident()
+
+    def __call__(self, phase: str, _info: Mapping[str, Any]) -> None:
+        if threading.get_ident() != self._thread:
+            return  # an executor thread's collection
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._started
 
 
 @callback
@@ -111,13 +133,51 @@ def add_home(
     return ids
 
 
-async def paced_events(hass: HomeAssistant, entity_ids: list[str]) -> float:
-    """Return the least loop CPU seconds of 3 runs of `paced_run` (shared machine)."""
+async def paced_events(
+    hass: HomeAssistant, entity_ids: list[str]
+) -> tuple[float, float]:
+    """Return the loop CPU seconds of the least of 3 runs of `paced_run` (shared
+    machine), and the part of them spent in garbage collections.
+    """
+    clock = _CollectorClock()
+    gc.callbacks.append(clock)
     runs = []
-    for _ in range(3):
-        gc.collect()
-        runs.append(await paced_run(hass, entity_ids))
+    try:
+        for _ in range(3):
+            gc.collect()
+            clock.seconds = 0.0
+            cpu = await paced_run(hass, entity_ids)
+            runs.append((cpu, clock.seconds))
+    finally:
+        gc.callbacks.remove(clock)
     return min(runs)
+
+
+def swap_listeners(hass: HomeAssistant, owner: object) -> Callable[[], None]:
+    """Swap `owner`'s state listeners for no-op ones; return what swaps them back.
+
+    Reaches into the bus's listener lists: HomeIQ keeps no handle of its own.
+    """
+    removed = []
+    for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
+        listeners = hass.bus._listeners[event_type]
+        for item in list(listeners):
+            if getattr(item[0].target, "__self__", None) is owner:
+                listeners.remove(item)
+                removed.append((event_type, item))
+    stops = [
+        hass.bus.async_listen(event, _ignore, event_filter=_everything)
+        for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
+    ]
+
+    def swap_back() -> None:
+        for stop in stops:
+            stop()
+        for event_type, item in removed:
+            # The bus drops an event type's list once it is empty: look it up again.
+            hass.bus._listeners[event_type].append(item)
+
+    return swap_back
 
 
 async def paced_run(hass: HomeAssistant, entity_ids: list[str]) -> float:
@@ -290,7 +350,8 @@ async def main(  # noqa: PLR0915 - one report
             entity_ids = add_home(hass, devices)
             await hass.async_block_till_done()
 
-            bare = await paced_events(hass, entity_ids) if events_too else 1.0
+            idle = (1.0, 0.0)
+            bare = await paced_events(hass, entity_ids) if events_too else idle
             # Real homes always have a state_changed listener (the recorder, the
             # history, automations), so HA builds each event object anyway: the
             # baseline has a no-op listener for both events HomeIQ listens to.
@@ -298,7 +359,7 @@ async def main(  # noqa: PLR0915 - one report
                 hass.bus.async_listen(event, _ignore, event_filter=_everything)
                 for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
             ]
-            baseline = await paced_events(hass, entity_ids) if events_too else 1.0
+            baseline = await paced_events(hass, entity_ids) if events_too else idle
             for stop in stops:
                 stop()
 
@@ -317,17 +378,29 @@ async def main(  # noqa: PLR0915 - one report
             await hass.async_block_till_done(wait_background_tasks=True)
             await asyncio.sleep(1)
             await hass.async_block_till_done()
-            with_homeiq = await paced_events(hass, entity_ids) if events_too else 1.0
-            events = RATE * SECONDS
+            with_homeiq = await paced_events(hass, entity_ids) if events_too else idle
+            runtime = entry.runtime_data
+            swap_back = swap_listeners(hass, runtime.collector)
+            held = await paced_events(hass, entity_ids) if events_too else idle
+            swap_back()
+            per_event = RATE * SECONDS / 1e6
             print(
-                f"event cost at {RATE}/s: bare HA {bare / events * 1e6:.1f} µs, "
-                f"with a no-op listener {baseline / events * 1e6:.1f} µs, "
-                f"with {with_homeiq / events * 1e6:.1f} µs; added "
-                f"{(with_homeiq - baseline) / events * 1e6:.2f} µs/event "
-                f"(ratio {with_homeiq / baseline:.2f})"
+                f"event cost at {RATE}/s: bare HA {bare[0] / per_event:.1f} µs, "
+                f"with a no-op listener {baseline[0] / per_event:.1f} µs, "
+                f"with {with_homeiq[0] / per_event:.1f} µs; added "
+                f"{(with_homeiq[0] - baseline[0]) / per_event:.2f} µs/event "
+                f"(ratio {with_homeiq[0] / baseline[0]:.2f})"
+            )
+            print(
+                f"  split: HomeIQ's listeners "
+                f"{(with_homeiq[0] - held[0]) / per_event:.2f} µs/event, holding "
+                f"HomeIQ (listeners swapped for no-ops) "
+                f"{(held[0] - baseline[0]) / per_event:.2f} µs/event; garbage "
+                f"collection {baseline[1] / per_event:.2f} µs/event with the no-op "
+                f"listener, {with_homeiq[1] / per_event:.2f} with HomeIQ, "
+                f"{held[1] / per_event:.2f} holding it"
             )
 
-            runtime = entry.runtime_data
             inventory = runtime.collector.home.inventory
             document = stored_state(inventory, days)
             await hass.config_entries.async_unload(entry.entry_id)

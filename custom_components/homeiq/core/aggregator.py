@@ -291,6 +291,8 @@ class _Device:
 
 # What an entity reads from its state attributes: (attribute keys, channel) pairs.
 type _AttributeReadings = tuple[tuple[tuple[str, ...], _Stats], ...]
+# One tuple object per distinct set of attribute keys read, shared by the entities.
+_SHARED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 class _Entity:
@@ -304,6 +306,7 @@ class _Entity:
         "channel",
         "device",
         "energy",
+        "keys",
         "meter",
         "numeric",
         "scale",
@@ -323,6 +326,10 @@ class _Entity:
         self.energy = role == "energy"
         self.scale = _scale(entity, role)
         self.attributes = attributes  # ((keys, stats), …) read from attributes
+        # Every key of `attributes` in one tuple shared by all entities reading the
+        # same keys: most events carry none of them, and one hot tuple tells.
+        keys = tuple(key for names, _ in attributes for key in names)
+        self.keys = _SHARED_KEYS.setdefault(keys, keys)
         self.channel: _Stats | None = None
         if role in {"battery", "lqi", "rssi", "power"}:
             self.channel = getattr(device, role)
@@ -362,8 +369,10 @@ class TelemetryAggregator:
         self._gaps: list[tuple[float, float]] = []  # those that may reach today
         self._gap_clock = 0.0  # gap seconds marked so far
         self._gap_until = -_INF  # events before this fell in a marked gap
-        # The last battery level of each closed day, per device (NaN: none).
-        self._battery_days: deque[list[float]] = deque(maxlen=LONG_DAYS)
+        # The last battery level of each closed day (days, devices), NaN: none; at
+        # most LONG_DAYS rows. One float64 matrix, not a list of floats per day: 8
+        # bytes a level instead of 32, and nothing for the garbage collector to walk.
+        self._battery_days = np.empty((0, len(inventory.devices)))
         try:
             self._zone = ZoneInfo(inventory.time_zone)
             self.time_zone = inventory.time_zone
@@ -477,8 +486,14 @@ class TelemetryAggregator:
             else:
                 dev.first_seen = timestamp
         dev.last_seen = timestamp
-        if e.attributes and attributes is not None:
-            self._read_attributes(e, attributes, timestamp)
+        if e.keys and attributes is not None:
+            if isinstance(attributes, dict):
+                for key in e.keys:
+                    if key in attributes:
+                        self._read_attributes(e, attributes, timestamp)
+                        break
+            else:
+                self._read_attributes(e, attributes, timestamp)
 
         if state != e.state:
             e.state = state
@@ -528,8 +543,18 @@ class TelemetryAggregator:
                 elif e.energy:
                     self._meter(e, value)
                 channel = e.channel
-                if channel is not None:
-                    channel.add(value, timestamp - self._day_start)
+                if channel is not None:  # `_Stats.add`, inlined: the hot path
+                    seconds = timestamp - self._day_start
+                    channel.n += 1
+                    channel.sum += value
+                    channel.sumsq += value * value
+                    if value < channel.min:  # noqa: PLR1730
+                        channel.min = value
+                    if value > channel.max:  # noqa: PLR1730
+                        channel.max = value
+                    channel.last = value
+                    channel.tsum += seconds
+                    channel.tlast = seconds
                 return True
         elif e.avail:
             return True  # still unavailable or unknown
@@ -720,7 +745,9 @@ class TelemetryAggregator:
     def _read_attributes(
         self, e: _Entity, attributes: object, timestamp: float
     ) -> None:
-        if attributes.__class__ is not dict and not isinstance(attributes, Mapping):
+        # isinstance(dict) first: HA's ReadOnlyDict is a dict, and the Mapping ABC
+        # check alone costs about a microsecond per event.
+        if not isinstance(attributes, dict) and not isinstance(attributes, Mapping):
             self._odd[_BAD_ATTRIBUTES] += 1
             return
         for keys, stats in e.attributes:
@@ -911,12 +938,13 @@ class TelemetryAggregator:
             row[_CARRIED + 2] = dev.battery_at
             row[_CARRIED + 3] = dev.battery_level
             today.append(battery.last if battery.n else math.nan)
-        self._battery_days.append(today)
-        values[:, _CARRIED + 4 :] = battery_history_fields(
-            np.array(self._battery_days, dtype=np.float64).reshape(
-                len(self._battery_days), len(self._devices)
-            )
+        self._battery_days = np.concatenate(
+            [
+                self._battery_days[max(len(self._battery_days) + 1 - LONG_DAYS, 0) :],
+                np.array(today, dtype=np.float64).reshape(1, len(self._devices)),
+            ]
         )
+        values[:, _CARRIED + 4 :] = battery_history_fields(self._battery_days)
 
     # --- what callers read --------------------------------------------------------
 
@@ -993,6 +1021,7 @@ class TelemetryAggregator:
             for entity_id, e in self._entities.items()
             if e.state is not None
         }
+        battery_days = self._battery_days.T.tolist()
         return {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
@@ -1017,8 +1046,10 @@ class TelemetryAggregator:
             "gap_clock": self._gap_clock,
             "gap_until": _null(self._gap_until),
             "battery_days": {
-                device_id: _nulls([day[i] for day in self._battery_days])
-                for i, device_id in enumerate(self._device_ids)
+                device_id: _nulls(levels)
+                for device_id, levels in zip(
+                    self._device_ids, battery_days, strict=True
+                )
             },
             "devices": devices,
             "entities": entities,
@@ -1070,9 +1101,8 @@ class TelemetryAggregator:
         ]
         if any(len(column) != days for column in columns):
             raise ValueError("battery_days differ in length")
-        self._battery_days.extend(
-            [column[day] for column in columns] for day in range(days)
-        )
+        levels = np.array(columns, dtype=np.float64).reshape(len(columns), days)
+        self._battery_days = np.ascontiguousarray(levels.T[max(days - LONG_DAYS, 0) :])
 
     def _restore(self, obj: object) -> None:
         if not isinstance(obj, dict) or obj.get("format") != STATE_FORMAT:

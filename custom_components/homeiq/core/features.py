@@ -608,13 +608,18 @@ def _window(device_ids: Sequence[str], rollups: Sequence[DayRollup]) -> _Window:
     days = np.zeros((k, 6))
     home_hours = np.zeros((k, HOURS))
     home_changes = np.zeros(k)
-    position = {device_id: i for i, device_id in enumerate(device_ids)}
+    ids = tuple(device_ids)
+    position = {device_id: i for i, device_id in enumerate(ids)}
     for r, rollup in enumerate(rollups):
-        rows = [position.get(device_id, -1) for device_id in rollup.device_ids]
-        known = [i for i, p in enumerate(rows) if p >= 0]
-        targets = [rows[i] for i in known]
-        values[r, targets] = rollup.values[known]
-        hours[r, targets] = rollup.hours[known]
+        if rollup.device_ids == ids:  # the usual case: the same devices, in order
+            values[r] = rollup.values
+            hours[r] = rollup.hours
+        else:
+            rows = [position.get(device_id, -1) for device_id in rollup.device_ids]
+            known = [i for i, p in enumerate(rows) if p >= 0]
+            targets = [rows[i] for i in known]
+            values[r, targets] = rollup.values[known]
+            hours[r, targets] = rollup.hours[known]
         days[r] = (
             rollup.start,
             rollup.end,

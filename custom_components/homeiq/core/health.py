@@ -381,17 +381,22 @@ def _battery_points(
     now: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (points, devices) times and battery levels, the live level last."""
+    ids = tuple(ids)
     position = {device_id: i for i, device_id in enumerate(ids)}
     last, count = FIELD_INDEX["battery_last"], FIELD_INDEX["battery_n"]
     times = np.full((len(rollups) + 1, len(ids)), now)
     levels = np.full((len(rollups) + 1, len(ids)), np.nan)
     for r, rollup in enumerate(rollups):
+        times[r] = rollup.end
+        if rollup.device_ids == ids:  # the usual case: the same devices, in order
+            values = rollup.values
+            levels[r] = np.where(values[:, count] > 0, values[:, last], np.nan)
+            continue
         rows = [position.get(device_id, -1) for device_id in rollup.device_ids]
         known = [i for i, p in enumerate(rows) if p >= 0]
         targets = [rows[i] for i in known]
         values = rollup.values[known]
         levels[r, targets] = np.where(values[:, count] > 0, values[:, last], np.nan)
-        times[r] = rollup.end
     levels[-1] = live.battery
     return times, levels
 
