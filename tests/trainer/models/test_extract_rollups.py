@@ -65,7 +65,7 @@ def test_rollups_give_the_same_rows_as_replaying_the_events(
 ) -> None:
     root = rollups_dataset(from_events, tmp_path / "rollups")
 
-    replayed = extract([from_events], progress=False, cache=False)
+    replayed = extract([from_events], progress=False, cache=False, replay_events=True)
     carried = extract([root], progress=False, jobs=2)
 
     assert len(carried) == 2
