@@ -31,12 +31,17 @@ import numpy as np
 from tqdm import tqdm
 
 from homeiq_core.dataset import HomeEntry, Inventory
-from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
+from homeiq_core.features import (
+    DEVICE_SCHEMA,
+    HOME_SCHEMA,
+    device_feature_rows,
+    home_features,
+)
 from homeiq_core.rollups import DayRollup
 from homeiq_trainer.dataset import Dataset, read_dataset
 from homeiq_trainer.generate import setup_worker
 
-from .rows import HomeRows, feature_arrays, replay, rows_from_arrays
+from .rows import OBSERVATION_DAYS, HomeRows, replay, rows_from_arrays
 
 CACHE_DIR = ".homeiq-cache"
 ROWS_VERSION = 1
@@ -157,7 +162,7 @@ def home_rows_of(task: Task) -> HomeRows:
     labels = dataset.read_labels(entry, inventory)
     if arrays is None:
         rollups = _rollups(dataset, entry, inventory, task.replay_events)
-        arrays = feature_arrays(inventory, rollups)
+        arrays = observed_arrays(inventory, rollups)
         if task.cache:
             _write_cache(path, arrays)
     return rows_from_arrays(
@@ -169,6 +174,27 @@ def home_rows_of(task: Task) -> HomeRows:
         end=entry.end,
         key=f"{entry.home_id}-{key[:12]}",
     )
+
+
+def observed_arrays(
+    inventory: Inventory, rollups: Sequence[DayRollup]
+) -> dict[str, np.ndarray]:
+    """Return `rows.feature_arrays` with home rows only where the rows read them.
+
+    `rows_from_arrays` keeps the home rows as of the OBSERVATION_DAYS lengths
+    only; each is `home_features` of the first n days, as in `home_feature_rows`,
+    which computes every day's (a fifth of a home's extraction time at 30 days).
+    The other days' home rows are NaN.
+    """
+    home_all = np.full((len(rollups), len(HOME_SCHEMA)), np.nan, dtype=np.float32)
+    for n in OBSERVATION_DAYS:
+        if n <= len(rollups):
+            home_all[n - 1] = home_features(inventory, rollups[:n])
+    return {
+        "times": np.array([r.end for r in rollups], dtype=np.float64),
+        "device_x": device_feature_rows(inventory, rollups).astype(np.float32),
+        "home_all": home_all,
+    }
 
 
 def _rollups(
