@@ -1030,6 +1030,7 @@ def train_models(
     test_device = device_rows(groups["test"]).x
 
     progress("export")
+    export_began = time.perf_counter(), time.thread_time()
     for name, fitted, ref, model_metrics, schema, classes in exports:
         # Exported models read whole schema vectors (the integration checks
         # their feature names against the schema): unused columns are ignored.
@@ -1051,6 +1052,10 @@ def train_models(
         outcome.registered[name] = register(
             registry, name, data, model_metrics, homes_json
         )
+    stages.seconds["export"] = {
+        "wall_s": time.perf_counter() - export_began[0],
+        "cpu_s": time.thread_time() - export_began[1],
+    }
     outcome.summary = summary_lines(outcome.metrics)
     return outcome
 
