@@ -10,8 +10,8 @@ number of homes. Homes carry their daily rollups as the command writes them
 (`--no-rollups`: events only). Baselines measured in the same run:
 
 - speed: writing the same kind of events that are already in memory (one process,
-  `write_home_files` on the tables of a few generated homes, no rollups), the floor that any
-  generator writing this format pays;
+  `write_home_files` on the tables of a few generated homes, no rollups), the
+  floor that any generator writing this format pays;
 - memory: a worker process that has imported the generator and done nothing.
 """
 
