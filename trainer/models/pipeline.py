@@ -75,6 +75,9 @@ class SanityError(ValueError):
 
 
 type Scorer = Callable[[np.ndarray], np.ndarray]
+# A model to export: name, fitted model, reference values, metrics, schema
+# fingerprint, classes.
+type Export = tuple[str, Fitted, np.ndarray, dict, str, object]
 
 
 @dataclass
@@ -510,7 +513,8 @@ def sanity_checks(
     must give chance-level test scores; refitting without any one of the three
     most important features must keep a quarter of the model's margin over
     chance; train, validation and test homes are disjoint (checked by split).
-    The failure and home-type checks run side by side (`concurrently`).
+    The failure and home-type checks are independent (`sanity_parts`) and run
+    side by side with FIT_THREADS above one (`concurrently`).
     """
     failure_check, home_check = sanity_parts(
         groups, failure, home_type, seed=seed, plans=plans
@@ -955,7 +959,7 @@ def train_models(
     outcome.metrics["seed"] = seed
     trained_on = training_fingerprint(groups["train"] + groups["validation"])
     homes_json = {"seed": seed, **split}
-    exports: list[tuple[str, Fitted, np.ndarray, dict, str, object]] = []
+    exports: list[Export] = []
     t0 = time.perf_counter()
 
     with ThreadPoolExecutor(max(1, threads or FIT_THREADS)) as pool:
@@ -1026,38 +1030,47 @@ def train_models(
         "device_failure": outcome.sanity["failure_without_top_feature"]["importance"],
         "home_type": outcome.sanity["home_type_without_top_feature"]["importance"],
     }
-    test_home = home_type_rows(groups["test"]).x
-    test_device = device_rows(groups["test"]).x
-
     progress("export")
-    export_began = time.perf_counter(), time.thread_time()
-    for name, fitted, ref, model_metrics, schema, classes in exports:
-        # Exported models read whole schema vectors (the integration checks
-        # their feature names against the schema): unused columns are ignored.
-        names = HOME_NAMES if name == "home_type" else DEVICE_NAMES
-        held_out = test_home if name == "home_type" else test_device
-        wide = fit.widen(fitted, names)
-        full_reference = np.full(len(names), np.nan)
-        full_reference[fitted.columns(names)] = ref
-        meta = metadata(
-            wide,
-            kind=name,
-            schema_fingerprint=schema,
-            reference=full_reference,
-            metrics=_headline(name, model_metrics),
-            training_fingerprint=trained_on,
-            classes=classes,
-        )
-        data = export_checked(wide, meta, held_out)
+    began = time.perf_counter(), time.thread_time()
+    held_out = (home_type_rows(groups["test"]).x, device_rows(groups["test"]).x)
+    for export in exports:
+        name, model_metrics = export[0], export[3]
+        data = _exported(export, trained_on=trained_on, held_out=held_out)
         outcome.registered[name] = register(
             registry, name, data, model_metrics, homes_json
         )
     stages.seconds["export"] = {
-        "wall_s": time.perf_counter() - export_began[0],
-        "cpu_s": time.thread_time() - export_began[1],
+        "wall_s": time.perf_counter() - began[0],
+        "cpu_s": time.thread_time() - began[1],
     }
     outcome.summary = summary_lines(outcome.metrics)
     return outcome
+
+
+def _exported(
+    export: Export, *, trained_on: str, held_out: tuple[np.ndarray, np.ndarray]
+) -> bytes:
+    """Return one model's ONNX bytes, checked on held-out rows (home, device).
+
+    `export`: name, fitted model, reference values, metrics, schema fingerprint
+    and classes. Exported models read whole schema vectors (the integration
+    checks their feature names against the schema): unused columns are ignored.
+    """
+    name, fitted, ref, model_metrics, schema, classes = export
+    names = HOME_NAMES if name == "home_type" else DEVICE_NAMES
+    wide = fit.widen(fitted, names)
+    full_reference = np.full(len(names), np.nan)
+    full_reference[fitted.columns(names)] = ref
+    meta = metadata(
+        wide,
+        kind=name,
+        schema_fingerprint=schema,
+        reference=full_reference,
+        metrics=_headline(name, model_metrics),
+        training_fingerprint=trained_on,
+        classes=classes,
+    )
+    return export_checked(wide, meta, held_out[0 if name == "home_type" else 1])
 
 
 def _headline(name: str, metrics: dict[str, object]) -> dict[str, object]:
