@@ -1,15 +1,17 @@
 """Synthetic home generator: events per second and peak memory, against baselines.
 
 Run: .venv/bin/python benchmarks/generate.py [--homes 1000] [--days 30] [--jobs N]
+     [--no-rollups]
 
 Generates `--homes` homes of `--days` days into a temporary directory with
 `homeiq-trainer generate`'s own code (Parquet, all cores), and once more with a few
 homes only, to show that a worker's peak memory is that of one home, whatever the
-number of homes. Baselines measured in the same run:
+number of homes. Homes carry their daily rollups as the command writes them
+(`--no-rollups`: events only). Baselines measured in the same run:
 
 - speed: writing the same kind of events that are already in memory (one process,
-  `write_home_files` on the tables of a few generated homes), the floor that any
-  generator writing this format pays;
+  `write_home_files` on the tables of a few generated homes, no rollups), the
+  floor that any generator writing this format pays;
 - memory: a worker process that has imported the generator and done nothing.
 """
 
@@ -52,7 +54,7 @@ def write_only_rate(days: int, homes: int = 4) -> float:
         for _ in range(3):
             began = time.perf_counter()
             for home in generated:
-                write_home(root, home, "parquet")
+                write_home(root, home, "parquet", rollups=False)
             best = min(best, time.perf_counter() - began)
     return events / best
 
@@ -67,6 +69,12 @@ def main() -> None:
     parser.add_argument("--homes", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--no-rollups",
+        dest="rollups",
+        action="store_false",
+        help="events only (the homes carry no daily rollups)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count()
     print(f"python {platform.python_version()} on {platform.machine()},", end=" ")
@@ -79,13 +87,18 @@ def main() -> None:
         options = GeneratorOptions(homes=homes, days=args.days, seed=1)
         out = Path(tempfile.mkdtemp(prefix="homeiq-bench-"))
         try:
-            stats = generate_dataset(options, out / "ds", jobs=args.jobs)
+            stats = generate_dataset(
+                options, out / "ds", jobs=args.jobs, rollups=args.rollups
+            )
             rows.append((homes, stats, disk_size(out)))
         finally:
             shutil.rmtree(out)
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-    print(f"\n{args.days} days per home, {args.jobs} worker processes, Parquet")
+    carried = "with daily rollups" if args.rollups else "events only"
+    print(
+        f"\n{args.days} days per home, {args.jobs} worker processes, Parquet, {carried}"
+    )
     print(
         f"{'homes':>6}{'events':>14}{'seconds':>9}{'events/s':>12}"
         f"{'per worker':>12}{'x writing':>11}{'worker peak':>13}{'on disk':>10}"

@@ -22,10 +22,19 @@ import time
 import pyarrow as pa
 from tqdm import tqdm
 
-from homeiq_core.dataset import DatasetError, HomeEntry
+from homeiq_core.aggregator import rollups_from_columns
+from homeiq_core.dataset import DatasetError, HomeEntry, format_time, parse_time
+from homeiq_core.rollups import DayRollup
 
 from . import __version__
-from .dataset import FORMATS, DatasetWriter, write_home_files
+from .dataset import (
+    FORMATS,
+    DatasetWriter,
+    reports_table,
+    table_to_events,
+    table_to_reports,
+    write_home_files,
+)
 from .errors import CommandError
 from .synth.home import SyntheticHome, generate_home
 from .synth.options import DEFAULT_START, GeneratorOptions, parse_mix
@@ -80,18 +89,52 @@ def setup_worker() -> None:
 
 
 def _one_home(
-    task: tuple[GeneratorOptions, int, str, str],
+    task: tuple[GeneratorOptions, int, str, str, bool],
 ) -> tuple[HomeEntry, int]:
     """Generate and write one home (in a worker); return its entry and peak RSS."""
-    options, index, root, fmt = task
-    entry = write_home(root, generate_home(options, index), fmt)
+    options, index, root, fmt, rollups = task
+    entry = write_home(root, generate_home(options, index), fmt, rollups=rollups)
     return entry, _peak_rss()
 
 
+def _as_written(moment: float) -> float:
+    """Return a time as the dataset reads it back (whole microseconds)."""
+    return parse_time(format_time(moment), "time")
+
+
+def home_rollups(home: SyntheticHome) -> list[DayRollup]:
+    """Return the daily rollups that replaying the home's written files gives.
+
+    The columns go through the dataset's own conversions first (times in whole
+    microseconds, as a reader gets them back), so these are, to the bit, the
+    rollups `rollups_from_columns` makes from the home once read.
+    """
+    reports = None
+    if home.reports is not None:
+        reports = table_to_reports(reports_table(home.reports))
+    return rollups_from_columns(
+        home.inventory,
+        table_to_events(home.events),
+        start=_as_written(home.start),
+        end=_as_written(home.end),
+        reports=reports,
+        gaps=tuple((_as_written(a), _as_written(b)) for a, b in home.gaps),
+    )
+
+
 def write_home(
-    root: str | os.PathLike[str], home: SyntheticHome, fmt: str
+    root: str | os.PathLike[str],
+    home: SyntheticHome,
+    fmt: str,
+    *,
+    rollups: bool = True,
 ) -> HomeEntry:
-    """Write a generated home's files under `root`; return its manifest entry."""
+    """Write a generated home's files under `root`; return its manifest entry.
+
+    With `rollups`, the home also carries its daily rollups (`rollups.json`,
+    format version 3) beside its events, so the trainer reads its features
+    without replaying the events (the replay is done once, here).
+    """
     return write_home_files(
         root,
         home.inventory,
@@ -103,6 +146,7 @@ def write_home(
         reports=home.reports,
         gaps=home.gaps,
         fmt=fmt,
+        rollups=home_rollups(home) if rollups else None,
     )
 
 
@@ -114,8 +158,12 @@ def generate_dataset(
     jobs: int = 1,
     overwrite: bool = False,
     progress: bool = False,
+    rollups: bool = True,
 ) -> GenerationStats:
-    """Generate `options.homes` homes into the dataset directory `out`."""
+    """Generate `options.homes` homes into the dataset directory `out`.
+
+    With `rollups` (the default) every home also carries its daily rollups.
+    """
     began = time.perf_counter()
     writer = DatasetWriter(
         Path(out),
@@ -126,7 +174,10 @@ def generate_dataset(
         fmt=fmt,
         overwrite=overwrite,
     )
-    tasks = ((options, index, str(writer.root), fmt) for index in range(options.homes))
+    tasks = (
+        (options, index, str(writer.root), fmt, rollups)
+        for index in range(options.homes)
+    )
     events = 0
     peak = _peak_rss()
     bar = _Bar(
@@ -212,6 +263,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace a dataset already in --out",
     )
+    parser.add_argument(
+        "--no-rollups",
+        dest="rollups",
+        action="store_false",
+        help="events only: do not write each home's daily rollups beside them",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -254,6 +311,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             overwrite=args.overwrite,
             progress=not args.quiet,
+            rollups=args.rollups,
         )
     except DatasetError as error:
         raise CommandError(str(error)) from None

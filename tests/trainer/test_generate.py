@@ -7,6 +7,7 @@ import pytest
 from homeiq_trainer.cli import main
 from homeiq_trainer.dataset import read_dataset
 from homeiq_trainer.generate import generate_dataset
+from homeiq_trainer.models.rows import replay
 from homeiq_trainer.synth.options import GeneratorOptions, parse_mix
 
 
@@ -184,3 +185,25 @@ def test_writes_what_format_v2_carries(tmp_path: Path) -> None:
     devices = [d for h in homes for d in h.inventory.devices]
     assert all(d.integration for d in devices)
     assert any(d.via_device for d in devices)
+
+
+def test_homes_carry_the_rollups_of_their_events(tmp_path: Path) -> None:
+    """The generator's rollups are, to the bit, those of replaying its files."""
+    options = GeneratorOptions(homes=12, days=4, seed=3, failure_rate=0.2)
+    generate_dataset(options, tmp_path / "ds", jobs=2)
+    dataset = read_dataset(tmp_path / "ds")
+    homes = list(dataset)
+    assert any(h.reports is not None for h in homes)
+    assert any(h.gaps for h in homes)
+    for home in homes:
+        assert home.entry.events is not None
+        assert home.entry.n_days == 4
+        assert home.rollups is not None
+        assert list(home.rollups) == replay(home)
+
+
+def test_no_rollups_writes_events_only(tmp_path: Path) -> None:
+    assert _generate(tmp_path / "ds", "--no-rollups") == 0
+    entries = read_dataset(tmp_path / "ds").manifest.homes
+    assert all(e.rollups is None and e.events is not None for e in entries)
+    assert not list((tmp_path / "ds").rglob("rollups.json"))

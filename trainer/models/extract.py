@@ -31,12 +31,17 @@ import numpy as np
 from tqdm import tqdm
 
 from homeiq_core.dataset import HomeEntry, Inventory
-from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
+from homeiq_core.features import (
+    DEVICE_SCHEMA,
+    HOME_SCHEMA,
+    device_feature_rows,
+    home_features,
+)
 from homeiq_core.rollups import DayRollup
 from homeiq_trainer.dataset import Dataset, read_dataset
 from homeiq_trainer.generate import setup_worker
 
-from .rows import HomeRows, feature_arrays, replay, rows_from_arrays
+from .rows import OBSERVATION_DAYS, HomeRows, replay, rows_from_arrays
 
 CACHE_DIR = ".homeiq-cache"
 ROWS_VERSION = 1
@@ -61,6 +66,7 @@ class Task:
     root: str
     index: int
     cache: bool
+    replay_events: bool = False  # replay events even when rollups are carried
 
 
 def cache_key(entry: HomeEntry, rollups_digest: str | None = None) -> str:
@@ -146,13 +152,17 @@ def home_rows_of(task: Task) -> HomeRows:
     """Return the rows of one dataset home (runs in a worker)."""
     dataset = _dataset(task.root)
     entry = dataset.manifest.homes[task.index]
-    key = cache_key(entry, rollups_digest(dataset.root, entry))
+    digest = rollups_digest(dataset.root, entry)
+    if task.replay_events and entry.events is not None and digest is not None:
+        digest = "replayed"  # the events' rows, whatever the rollups file says
+    key = cache_key(entry, digest)
     path = _cache_path(dataset.root, entry, key)
     arrays = _read_cache(path) if task.cache else None
     inventory = dataset.read_inventory(entry)
     labels = dataset.read_labels(entry, inventory)
     if arrays is None:
-        arrays = feature_arrays(inventory, _rollups(dataset, entry, inventory))
+        rollups = _rollups(dataset, entry, inventory, task.replay_events)
+        arrays = observed_arrays(inventory, rollups)
         if task.cache:
             _write_cache(path, arrays)
     return rows_from_arrays(
@@ -166,13 +176,39 @@ def home_rows_of(task: Task) -> HomeRows:
     )
 
 
+def observed_arrays(
+    inventory: Inventory, rollups: Sequence[DayRollup]
+) -> dict[str, np.ndarray]:
+    """Return `rows.feature_arrays` with home rows only where the rows read them.
+
+    `rows_from_arrays` keeps the home rows as of the OBSERVATION_DAYS lengths
+    only; each is `home_features` of the first n days, as in `home_feature_rows`,
+    which computes every day's (a fifth of a home's extraction time at 30 days).
+    The other days' home rows are NaN.
+    """
+    home_all = np.full((len(rollups), len(HOME_SCHEMA)), np.nan, dtype=np.float32)
+    for n in OBSERVATION_DAYS:
+        if n <= len(rollups):
+            home_all[n - 1] = home_features(inventory, rollups[:n])
+    return {
+        "times": np.array([r.end for r in rollups], dtype=np.float64),
+        "device_x": device_feature_rows(inventory, rollups).astype(np.float32),
+        "home_all": home_all,
+    }
+
+
 def _rollups(
-    dataset: Dataset, entry: HomeEntry, inventory: Inventory
+    dataset: Dataset, entry: HomeEntry, inventory: Inventory, replay_events: bool
 ) -> Sequence[DayRollup]:
-    """Return a home's daily rollups: as carried by the dataset, else replayed."""
-    carried = dataset.read_rollups(entry, inventory)
-    if carried is not None:
-        return carried
+    """Return a home's daily rollups: as carried by the dataset, else replayed.
+
+    With `replay_events`, a home that has events is replayed even when it also
+    carries rollups (to time or check the replay; the rows are the same).
+    """
+    if not (replay_events and entry.events is not None):
+        carried = dataset.read_rollups(entry, inventory)
+        if carried is not None:
+            return carried
     return replay(dataset.read_home(entry))
 
 
@@ -183,14 +219,18 @@ def extract(
     cache: bool = True,
     progress: bool = True,
     homes: set[str] | None = None,
+    replay_events: bool = False,
 ) -> list[HomeRows]:
-    """Return the rows of every home of the datasets `roots` (or of `homes` only)."""
+    """Return the rows of every home of the datasets `roots` (or of `homes` only).
+
+    `replay_events`: replay a home's events even when it carries its rollups.
+    """
     tasks = []
     for root in roots:
         dataset = read_dataset(root)
         for index, entry in enumerate(dataset.manifest.homes):
             if homes is None or entry.home_id in homes:
-                tasks.append(Task(str(dataset.root), index, cache))
+                tasks.append(Task(str(dataset.root), index, cache, replay_events))
     out = []
     with Bar(
         total=len(tasks), unit="home", desc="features", disable=not progress

@@ -8,10 +8,13 @@ that none of them trained on. Both write `metrics.json` and `report.html`.
 """
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+import copy
 from dataclasses import dataclass, field
 import hashlib
 import json
 from pathlib import Path
+import threading
 import time
 import warnings
 
@@ -23,6 +26,7 @@ from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
 from homeiq_core.inference import load_model
 
 from . import fit, metrics as m
+from .binning import shared_sort
 from .data import (
     DeviceRows,
     HomeTypeRows,
@@ -58,6 +62,12 @@ BATTERY_PLATEAU_ROWS = 100_000
 ANOMALY_TRAIN_HOMES = 150
 ANOMALY_HEALTHY_ROWS = 60_000  # healthy test rows scored for the anomaly ROC-AUC
 COLLAPSE_SHARE = 0.25  # a model keeps this share of its margin over chance
+# Threads that run stages side by side (`train_models(threads=...)`), each with
+# one OpenMP thread. scikit-learn's tree code releases the GIL, but the rest of
+# a stage holds it: on the shared 2-core machine (load 3-4 from other jobs) two
+# threads took 45-51 s wall where one took 40-43 s (60 homes), so one is the
+# default.
+FIT_THREADS = 1
 
 
 class SanityError(ValueError):
@@ -65,6 +75,9 @@ class SanityError(ValueError):
 
 
 type Scorer = Callable[[np.ndarray], np.ndarray]
+# A model to export: name, fitted model, reference values, metrics, schema
+# fingerprint, classes.
+type Export = tuple[str, Fitted, np.ndarray, dict, str, object]
 
 
 @dataclass
@@ -508,14 +521,79 @@ def sanity_checks(
     must give chance-level test scores; refitting without any one of the three
     most important features must keep a quarter of the model's margin over
     chance; train, validation and test homes are disjoint (checked by split).
+    The failure and home-type checks are independent (`sanity_parts`) and run
+    side by side with FIT_THREADS above one (`concurrently`).
     """
-    out: dict[str, object] = {"disjoint_homes": True}
+    failure_check, home_check = sanity_parts(
+        groups, failure, home_type, seed=seed, plans=plans
+    )
+    return sanity_verdict(*concurrently([failure_check, home_check]))
+
+
+type Check = tuple[dict[str, object], list[str], list[str]]
+
+
+def sanity_parts(
+    groups: dict[str, list[HomeRows]],
+    failure: Fitted,
+    home_type: Fitted,
+    *,
+    seed: int,
+    plans: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[Callable[[], Check], Callable[[], Check]]:
+    """Return the failure and home-type checks as two independent calls.
+
+    Each returns its figures, its shuffled-label failures and its removal
+    failures. One random stream drew the failure shuffle, then the home-type
+    one: the home-type check gets a copy of it advanced past the first draw, so
+    the figures are those of running both in turn.
+    """
     rng = np.random.default_rng(seed)
     train = failure_rows(groups["train"], "before")
     rows, weight = fit.subsample_negatives(
         train.target, seed=seed, max_negatives=SANITY_NEGATIVES
     )
     train = train.take(rows)
+    home_rng = copy.deepcopy(rng)
+    home_rng.permutation(len(train.target))  # the failure check's shuffle
+
+    def failure_check() -> Check:
+        return _failure_sanity(groups, failure, (train, weight), rng=rng, seed=seed)
+
+    def home_check() -> Check:
+        return _home_sanity(groups, home_type, plans, rng=home_rng, seed=seed)
+
+    return failure_check, home_check
+
+
+def sanity_verdict(failure_check: Check, home_check: Check) -> dict[str, object]:
+    """Return the checks' figures; raise SanityError when any check failed."""
+    out: dict[str, object] = {"disjoint_homes": True}
+    (f_out, f_shuffled, f_removal), (h_out, h_shuffled, h_removal) = (
+        failure_check,
+        home_check,
+    )
+    out.update((k, v) for k, v in f_out.items() if k != "failure_without_top_feature")
+    out.update((k, v) for k, v in h_out.items() if k != "home_type_without_top_feature")
+    out["failure_without_top_feature"] = f_out["failure_without_top_feature"]
+    out["home_type_without_top_feature"] = h_out["home_type_without_top_feature"]
+    failures = f_shuffled + h_shuffled + f_removal + h_removal
+    out["failed"] = failures
+    if failures:
+        raise SanityError("; ".join(failures))
+    return out
+
+
+def _failure_sanity(
+    groups: dict[str, list[HomeRows]],
+    failure: Fitted,
+    weighted: tuple[DeviceRows, np.ndarray],
+    *,
+    rng: np.random.Generator,
+    seed: int,
+) -> Check:
+    """Shuffled labels and feature removal for the failure model."""
+    train, weight = weighted
     test = failure_rows(groups["test"], "after")
     cols = failure.columns(DEVICE_NAMES)
     shuffled_auc = shuffled_roc_auc(
@@ -524,13 +602,30 @@ def sanity_checks(
         rng=rng,
         seed=seed,
     )
-    out["failure_shuffled_roc_auc"] = shuffled_auc
+    out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     positives = int(test.target.sum())
     tolerance = null_auc_tolerance(positives, len(test.target) - positives)
     out["failure_shuffled_tolerance"] = tolerance
-    failures = []
+    shuffled = []
     if np.isfinite(shuffled_auc) and abs(shuffled_auc - 0.5) > tolerance:
-        failures.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
+        shuffled.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
+    removal: list[str] = []
+    out["failure_without_top_feature"] = _removal(
+        failure, weighted, test, tolerance, seed=seed, failures=removal
+    )
+    return out, shuffled, removal
+
+
+def _home_sanity(
+    groups: dict[str, list[HomeRows]],
+    home_type: Fitted,
+    plans: tuple[np.ndarray, np.ndarray] | None,
+    *,
+    rng: np.random.Generator,
+    seed: int,
+) -> Check:
+    """Shuffled labels and feature removal for the home-type model."""
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
 
     ht_train = _with_plans(
         home_type_rows(groups["train"] + groups["validation"]), plans
@@ -541,31 +636,26 @@ def sanity_checks(
         max_iter=50, early_stopping=False, random_state=seed
     ).fit(ht_train.x[:, hcols], rng.permutation(ht_train.label))
     chance = 1.0 / len(np.unique(ht_train.label))
-    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
-
     shuffled_bacc = float(
         balanced_accuracy_score(
             ht_test.truth, shuffled_model.predict(ht_test.x[:, hcols])
         )
     )
-    out["home_type_shuffled_balanced_accuracy"] = shuffled_bacc
-    out["home_type_chance"] = chance
+    out: dict[str, object] = {
+        "home_type_shuffled_balanced_accuracy": shuffled_bacc,
+        "home_type_chance": chance,
+    }
     test_homes = len(np.unique(ht_test.home))
     margin = max(0.1, 3 * float(np.sqrt(chance * (1 - chance) / max(test_homes, 1))))
     out["home_type_shuffled_tolerance"] = margin
+    shuffled = []
     if shuffled_bacc > chance + margin:
-        failures.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
-
-    out["failure_without_top_feature"] = _removal(
-        failure, (train, weight), test, tolerance, seed=seed, failures=failures
-    )
+        shuffled.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
+    removal: list[str] = []
     out["home_type_without_top_feature"] = _removal_home(
-        home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=failures
+        home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=removal
     )
-    out["failed"] = failures
-    if failures:
-        raise SanityError("; ".join(failures))
-    return out
+    return out, shuffled, removal
 
 
 def _with_plans(
@@ -709,6 +799,74 @@ def _expand(x: np.ndarray, columns: Sequence[int], width: int) -> np.ndarray:
     return out
 
 
+# --- running stages side by side ----------------------------------------------------
+
+
+def _one_openmp_thread[R](call: Callable[[], R]) -> Callable[[], R]:
+    """Return `call` run with one OpenMP/BLAS thread in whatever thread runs it.
+
+    OpenMP's thread count is per thread: a worker thread must set its own.
+    """
+
+    def run() -> R:
+        with threadpool_limits(1):
+            return call()
+
+    return run
+
+
+def concurrently[R](
+    calls: Sequence[Callable[[], R]], threads: int | None = None
+) -> list[R]:
+    """Return the results of `calls`, run in `threads` threads, in their order.
+
+    `threads` None: FIT_THREADS. The first exception of a call is raised once
+    all of them have finished.
+    """
+    threads = FIT_THREADS if threads is None else threads
+    if threads <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(_one_openmp_thread(call)) for call in calls]
+    return [future.result() for future in futures]
+
+
+class _Stages:
+    """Stages run in a thread pool; each reports its start and its seconds.
+
+    `progress(name)` is called (under a lock) as a stage starts; `seconds` holds
+    each stage's wall and CPU seconds (the CPU of its own thread).
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, progress: Callable[[str], None]):
+        self.pool = pool
+        self.progress = progress
+        self.seconds: dict[str, dict[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def submit[R](
+        self, name: str, call: Callable[[], R], *, report: bool = True
+    ) -> Future[R]:
+        """Start `call` as the stage `name` when a thread is free.
+
+        `report` False: the stage is part of one already reported (not shown).
+        """
+
+        def run() -> R:
+            if report:
+                with self.lock:
+                    self.progress(name)
+            wall, cpu = time.perf_counter(), time.thread_time()
+            result = call()
+            self.seconds[name] = {
+                "wall_s": time.perf_counter() - wall,
+                "cpu_s": time.thread_time() - cpu,
+            }
+            return result
+
+        return self.pool.submit(_one_openmp_thread(run))
+
+
 # --- the run -----------------------------------------------------------------------
 
 
@@ -723,17 +881,62 @@ def training_fingerprint(homes: Sequence[HomeRows]) -> str:
 def _quiet(function: Callable) -> Callable:
     """Run `function` with one thread, without notes on absent classes.
 
-    One thread: see `fit.single_threaded`. scikit-learn warns when a resample lacks
-    a class; bootstrap resamples of few homes often do.
+    One thread: see `fit.single_threaded`. Weighted features are binned with one
+    sort each (`binning.shared_sort`: the same models, several times faster).
+    scikit-learn warns when a resample lacks a class; bootstrap resamples of few
+    homes often do.
     """
 
     def run(*args: object, **kwargs: object) -> object:
-        with warnings.catch_warnings(), threadpool_limits(1):
+        with warnings.catch_warnings(), threadpool_limits(1), shared_sort():
             warnings.filterwarnings("ignore", message="y_pred contains classes")
             return function(*args, **kwargs)
 
     run.__doc__ = function.__doc__
     return run
+
+
+def _fit_and_check(
+    stages: _Stages,
+    groups: dict[str, list[HomeRows]],
+    *,
+    seed: int,
+    plans: tuple[np.ndarray, np.ndarray] | None,
+    check_plans: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[tuple, dict[str, object]]:
+    """Fit the four models and run the sanity checks, side by side where they can.
+
+    The failure model starts first (the longest fit); the battery models need
+    the features it dropped, the sanity checks need it and the home-type model.
+    Errors are raised in the order of the stages run one by one (home type,
+    failure, battery, anomaly, sanity), whichever thread met them first.
+    """
+
+    def home_type() -> tuple:
+        ht, ref, ht_metrics, plots = train_home_type(groups, seed=seed, plans=plans)
+        if plans is not None and len(plans[0]) and check_plans is not None:
+            ht_metrics["held_out_plans"] = evaluate_plans(ht, check_plans, seed=seed)
+        return ht, ref, ht_metrics, plots
+
+    failure = stages.submit("device_failure", lambda: train_failure(groups, seed=seed))
+    home = stages.submit("home_type", home_type)
+    anomaly = stages.submit("device_anomaly", lambda: train_anomaly(groups, seed=seed))
+    battery = None
+    if failure.exception() is None:
+        dropped = failure.result()[4]
+        battery = stages.submit(
+            "battery_days_left", lambda: train_battery(groups, dropped, seed=seed)
+        )
+    ht = home.result()[0]
+    fail = failure.result()[0]
+    failure_check, home_check = sanity_parts(groups, fail, ht, seed=seed, plans=plans)
+    checks = [
+        stages.submit("sanity checks", failure_check),
+        stages.submit("sanity checks: home type", home_check, report=False),
+    ]
+    assert battery is not None  # failure.result() raised otherwise
+    fitted = (home.result(), failure.result(), battery.result(), anomaly.result())
+    return fitted, sanity_verdict(*(check.result() for check in checks))
 
 
 @_quiet
@@ -745,12 +948,15 @@ def train_models(
     progress: Callable[[str], None] = lambda stage: None,
     plans: tuple[np.ndarray, np.ndarray] | None = None,
     check_plans: tuple[np.ndarray, np.ndarray] | None = None,
+    threads: int | None = None,
 ) -> Outcome:
     """Fit, evaluate, check, export and register the four models.
 
     `plans`: extra home-type training rows from inventories alone (`plan_rows`);
     `check_plans`: held-out plans (`plan_rows(..., held_out=True)`) on which the
-    home-type model is also scored when it trained with plans.
+    home-type model is also scored when it trained with plans. `threads`: stages
+    run side by side in this many threads (None: FIT_THREADS); the models and
+    figures are the same for any number.
     """
     outcome = Outcome()
     groups = split_homes(homes, seed)
@@ -761,13 +967,21 @@ def train_models(
     outcome.metrics["seed"] = seed
     trained_on = training_fingerprint(groups["train"] + groups["validation"])
     homes_json = {"seed": seed, **split}
-    exports: list[tuple[str, Fitted, np.ndarray, dict, str, object]] = []
+    exports: list[Export] = []
     t0 = time.perf_counter()
 
-    progress("home_type")
-    ht, ht_ref, ht_metrics, ht_plots = train_home_type(groups, seed=seed, plans=plans)
-    if plans is not None and len(plans[0]) and check_plans is not None:
-        ht_metrics["held_out_plans"] = evaluate_plans(ht, check_plans, seed=seed)
+    with ThreadPoolExecutor(max(1, threads or FIT_THREADS)) as pool:
+        stages = _Stages(pool, progress)
+        try:
+            fitted_all, sanity = _fit_and_check(
+                stages, groups, seed=seed, plans=plans, check_plans=check_plans
+            )
+        finally:
+            pool.shutdown(cancel_futures=True)
+    (ht, ht_ref, ht_metrics, ht_plots), failure, battery_fit, anomaly_fit = fitted_all
+    fail, fail_ref, fail_metrics, fail_plots, _dropped = failure
+    battery, bat_ref, bat_metrics, bat_plots = battery_fit
+    anomaly, an_ref, an_metrics = anomaly_fit
     outcome.metrics["home_type"] = ht_metrics
     outcome.plots["home_type"] = ht_plots
     exports.append(
@@ -780,10 +994,6 @@ def train_models(
             list(ht.estimator.classes_),
         )
     )
-    test_home = home_type_rows(groups["test"]).x
-
-    progress("device_failure")
-    fail, fail_ref, fail_metrics, fail_plots, dropped = train_failure(groups, seed=seed)
     outcome.metrics["device_failure"] = fail_metrics
     outcome.plots["device_failure"] = fail_plots
     exports.append(
@@ -796,10 +1006,6 @@ def train_models(
             [0, 1],
         )
     )
-    test_device = device_rows(groups["test"]).x
-
-    progress("battery_days_left")
-    battery, bat_ref, bat_metrics, bat_plots = train_battery(groups, dropped, seed=seed)
     outcome.metrics["battery_days_left"] = bat_metrics
     outcome.plots["battery_days_left"] = bat_plots
     for q, fitted in battery.items():
@@ -813,9 +1019,6 @@ def train_models(
                 None,
             )
         )
-
-    progress("device_anomaly")
-    anomaly, an_ref, an_metrics = train_anomaly(groups, seed=seed)
     outcome.metrics["device_anomaly"] = an_metrics
     exports.append(
         (
@@ -828,39 +1031,54 @@ def train_models(
         )
     )
     outcome.metrics["fit_seconds"] = time.perf_counter() - t0
-
-    progress("sanity checks")
-    outcome.sanity = sanity_checks(groups, fail, ht, seed=seed, plans=plans)
+    outcome.metrics["stage_seconds"] = stages.seconds
+    outcome.sanity = sanity
     outcome.metrics["sanity"] = outcome.sanity
     outcome.plots["importance"] = {
         "device_failure": outcome.sanity["failure_without_top_feature"]["importance"],
         "home_type": outcome.sanity["home_type_without_top_feature"]["importance"],
     }
-
     progress("export")
-    for name, fitted, ref, model_metrics, schema, classes in exports:
-        # Exported models read whole schema vectors (the integration checks
-        # their feature names against the schema): unused columns are ignored.
-        names = HOME_NAMES if name == "home_type" else DEVICE_NAMES
-        held_out = test_home if name == "home_type" else test_device
-        wide = fit.widen(fitted, names)
-        full_reference = np.full(len(names), np.nan)
-        full_reference[fitted.columns(names)] = ref
-        meta = metadata(
-            wide,
-            kind=name,
-            schema_fingerprint=schema,
-            reference=full_reference,
-            metrics=_headline(name, model_metrics),
-            training_fingerprint=trained_on,
-            classes=classes,
-        )
-        data = export_checked(wide, meta, held_out)
+    began = time.perf_counter(), time.thread_time()
+    held_out = (home_type_rows(groups["test"]).x, device_rows(groups["test"]).x)
+    for export in exports:
+        name, model_metrics = export[0], export[3]
+        data = _exported(export, trained_on=trained_on, held_out=held_out)
         outcome.registered[name] = register(
             registry, name, data, model_metrics, homes_json
         )
+    stages.seconds["export"] = {
+        "wall_s": time.perf_counter() - began[0],
+        "cpu_s": time.thread_time() - began[1],
+    }
     outcome.summary = summary_lines(outcome.metrics)
     return outcome
+
+
+def _exported(
+    export: Export, *, trained_on: str, held_out: tuple[np.ndarray, np.ndarray]
+) -> bytes:
+    """Return one model's ONNX bytes, checked on held-out rows (home, device).
+
+    `export`: name, fitted model, reference values, metrics, schema fingerprint
+    and classes. Exported models read whole schema vectors (the integration
+    checks their feature names against the schema): unused columns are ignored.
+    """
+    name, fitted, ref, model_metrics, schema, classes = export
+    names = HOME_NAMES if name == "home_type" else DEVICE_NAMES
+    wide = fit.widen(fitted, names)
+    full_reference = np.full(len(names), np.nan)
+    full_reference[fitted.columns(names)] = ref
+    meta = metadata(
+        wide,
+        kind=name,
+        schema_fingerprint=schema,
+        reference=full_reference,
+        metrics=_headline(name, model_metrics),
+        training_fingerprint=trained_on,
+        classes=classes,
+    )
+    return export_checked(wide, meta, held_out[0 if name == "home_type" else 1])
 
 
 def _headline(name: str, metrics: dict[str, object]) -> dict[str, object]:

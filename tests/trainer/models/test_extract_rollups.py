@@ -9,8 +9,8 @@ import pytest
 from homeiq_core.dataset import DatasetError
 from homeiq_trainer.dataset import DatasetWriter, read_dataset
 from homeiq_trainer.generate import generate_dataset
-from homeiq_trainer.models.extract import CACHE_DIR, extract
-from homeiq_trainer.models.rows import HomeRows, replay
+from homeiq_trainer.models.extract import CACHE_DIR, extract, observed_arrays
+from homeiq_trainer.models.rows import HomeRows, home_rows, replay, rows_from_arrays
 from homeiq_trainer.synth.options import GeneratorOptions
 
 
@@ -65,7 +65,7 @@ def test_rollups_give_the_same_rows_as_replaying_the_events(
 ) -> None:
     root = rollups_dataset(from_events, tmp_path / "rollups")
 
-    replayed = extract([from_events], progress=False, cache=False)
+    replayed = extract([from_events], progress=False, cache=False, replay_events=True)
     carried = extract([root], progress=False, jobs=2)
 
     assert len(carried) == 2
@@ -113,3 +113,29 @@ def test_a_missing_rollups_file_is_a_clear_error(
 
     with pytest.raises(DatasetError, match=r"rollups\.json: file is missing"):
         extract([root], progress=False)
+
+
+def test_rows_are_those_of_every_day_home_rows(from_events: Path) -> None:
+    """Home rows computed at the observation lengths only: the same rows."""
+    dataset = read_dataset(from_events)
+    for index, home in enumerate(dataset):
+        rollups = replay(home)
+        expected = home_rows(
+            home.entry.home_id,
+            home.inventory,
+            home.labels,
+            rollups,
+            start=home.entry.start,
+            end=home.entry.end,
+        )
+        got = rows_from_arrays(
+            home.entry.home_id,
+            home.inventory,
+            home.labels,
+            observed_arrays(home.inventory, rollups),
+            start=home.entry.start,
+            end=home.entry.end,
+        )
+        assert len(got.home_days) == 3  # days 1, 3 and 7 of 8
+        assert_same_rows(got, expected)
+        assert index < 2

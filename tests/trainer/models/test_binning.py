@@ -1,0 +1,68 @@
+"""One sort per feature: scikit-learn's own weighted bins and models, to the bit."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._hist_gradient_boosting import binning as sk_binning
+from sklearn.utils.stats import _weighted_percentile
+
+from homeiq_trainer.models import binning
+from homeiq_trainer.models.binning import RANKS, shared_sort
+
+
+def _column(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Values with ties, NaN and a long tail: what device features look like."""
+    x = np.round(rng.lognormal(size=n), 2)
+    x[rng.random(n) < 0.1] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_thresholds_are_scikit_learns(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _column(rng, 5000)
+    weight = np.where(rng.random(5000) < 0.2, 1.0, 7.5)
+    weight[rng.random(5000) < 0.05] = 0.0  # zero weights are dropped first
+    expected = sk_binning._find_binning_thresholds(x, 255, weight)
+    with shared_sort():
+        assert sk_binning._weighted_percentile is not _weighted_percentile
+        got = sk_binning._find_binning_thresholds(x, 255, weight)
+    assert sk_binning._weighted_percentile is _weighted_percentile
+    assert len(got) > 200
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_models_are_the_same_to_the_bit() -> None:
+    rng = np.random.default_rng(3)
+    x = np.column_stack([_column(rng, 4000) for _ in range(6)]).astype(np.float32)
+    y = (np.nan_to_num(x[:, 0]) + rng.normal(size=4000) > 2.5).astype(int)
+    weight = np.where(y == 1, 1.0, 4.0)
+
+    def fit() -> np.ndarray:
+        model = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+        return model.fit(x, y, sample_weight=weight).predict_proba(x)
+
+    plain = fit()
+    with shared_sort(), shared_sort():  # nested: restored by the outer one only
+        fast = fit()
+        assert sk_binning._weighted_percentile is binning._answer
+    np.testing.assert_array_equal(fast, plain)
+
+
+def test_other_calls_go_to_scikit_learn_unchanged() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=300)
+    w = rng.random(300)
+    with shared_sort():
+        for args in (
+            (x, w, 37.3, True),  # not one of the binning percentiles
+            (x, w, RANKS[10], False),  # not averaged
+            (x, w, RANKS[:3], True),  # several at once
+            (np.column_stack([x, x]), w, RANKS[5], True),  # two-dimensional
+        ):
+            np.testing.assert_array_equal(
+                binning._answer(*args), _weighted_percentile(*args)
+            )
+        # Repeated calls on the same column are answered from its one sort.
+        first = binning._answer(x, w, RANKS[7], True)
+        np.testing.assert_array_equal(binning._answer(x, w, RANKS[7], True), first)
