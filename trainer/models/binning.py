@@ -14,17 +14,40 @@ and so the models, are the same to the bit (`tests/trainer/models/test_binning.p
 Only the binning module's reference to the function is swapped, and only inside
 `shared_sort`; any call that is not one of those per-percentile calls (other
 percentiles, unweighted, two-dimensional data, another array namespace) goes to
-scikit-learn's function unchanged.
+scikit-learn's function unchanged. A scikit-learn whose binning module or
+percentile function differs from the one known here is left alone entirely.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import contextlib
+import inspect
 import threading
+from types import ModuleType
 
 import numpy as np
-from sklearn.ensemble._hist_gradient_boosting import binning
 
-_ORIGINAL = binning._weighted_percentile
+_SIGNATURE = ["array", "sample_weight", "percentile_rank", "average", "xp"]
+
+
+def _private_binning() -> tuple[ModuleType, Callable] | None:
+    """Return scikit-learn's binning module and its percentile function, if as known.
+
+    Another scikit-learn (module moved, function renamed or with other
+    parameters) gets None: then `shared_sort` changes nothing and bins as
+    scikit-learn does, only slower.
+    """
+    try:
+        from sklearn.ensemble._hist_gradient_boosting import binning  # noqa: PLC0415
+
+        function = binning._weighted_percentile
+        parameters = list(inspect.signature(function).parameters)
+    except ImportError, AttributeError, TypeError, ValueError:
+        return None
+    return (binning, function) if parameters == _SIGNATURE else None
+
+
+_FOUND = _private_binning()
+_ORIGINAL = _FOUND[1] if _FOUND else None  # only called while swapped in
 # The percentiles `_find_binning_thresholds` asks for with the default 255 bins.
 RANKS = np.linspace(0, 100, num=256)[1:-1]
 _local = threading.local()  # each fitting thread bins its own columns
@@ -58,6 +81,10 @@ def _answer(
 def shared_sort() -> Iterator[None]:
     """Bin weighted features with one sort each while inside (thread-safe)."""
     global _depth  # noqa: PLW0603 - one swap shared by every thread inside
+    if _FOUND is None:
+        yield
+        return
+    binning = _FOUND[0]
     with _lock:
         if _depth == 0:
             binning._weighted_percentile = _answer

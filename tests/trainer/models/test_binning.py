@@ -66,3 +66,16 @@ def test_other_calls_go_to_scikit_learn_unchanged() -> None:
         # Repeated calls on the same column are answered from its one sort.
         first = binning._answer(x, w, RANKS[7], True)
         np.testing.assert_array_equal(binning._answer(x, w, RANKS[7], True), first)
+
+
+def test_another_scikit_learn_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A percentile function of other parameters is not swapped: binning as usual."""
+
+    def renamed(a, weights, rank=50, average=False, xp=None):
+        return _weighted_percentile(a, weights, rank, average, xp)
+
+    monkeypatch.setattr(sk_binning, "_weighted_percentile", renamed)
+    assert binning._private_binning() is None
+    monkeypatch.setattr(binning, "_FOUND", None)
+    with shared_sort():
+        assert sk_binning._weighted_percentile is renamed
