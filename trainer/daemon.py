@@ -189,6 +189,7 @@ class _Run:
         self.notes: list[str] = []
         self.data = ""  # what the models learned from, for the summary line
         self.served: set[str] = set()  # SHA-256 of the model files HomeIQ serves
+        self.pulled: set[str] = set()  # identities of the pulled homes: always train
 
     def stage(self, name: str) -> None:
         """Start stage `name`, unless a stop was asked for."""
@@ -304,6 +305,7 @@ def _rows(run: _Run, pulled: Path | None, synthetic: Path | None) -> list[HomeRo
             run.note(f"{len(empty)} pulled home(s) without a closed day: left out")
             homes = [h for h in homes if len(h.times)]
     real = len(homes)
+    run.pulled = {h.identity for h in homes}
     days = sum(len(h.times) for h in homes)
     if synthetic is not None:
         homes += _extract(run, synthetic)
@@ -323,7 +325,9 @@ def _train(run: _Run, homes: Sequence[HomeRows]) -> dict[str, bytes]:
     config = run.config
     plans = plan_rows(config.plan_homes, seed=config.seed, progress=run.progress)
     began = time.perf_counter()
-    outcome = train_models(homes, config.models, seed=config.seed, plans=plans)
+    outcome = train_models(
+        homes, config.models, seed=config.seed, plans=plans, train_only=run.pulled
+    )
     run.record["training"] = {
         "seconds": round(time.perf_counter() - began, 1),
         "split": outcome.metrics.get("split"),
@@ -342,7 +346,7 @@ def _evaluate(
     run: _Run, homes: Sequence[HomeRows], candidates: dict[str, bytes]
 ) -> dict[str, Verdict]:
     """Judge each candidate against the deployed model on this run's test homes."""
-    test = split_homes(homes, run.config.seed)["test"]
+    test = split_homes(homes, run.config.seed, train_only=run.pulled)["test"]
     held = HeldOut.of(test)
     deployed = _deployed(run)
     run.served = {hashlib.sha256(d).hexdigest() for d in deployed.values() if d}

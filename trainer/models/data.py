@@ -7,7 +7,7 @@ end before a home's split time, test rows after it (`time_split`), so a model is
 scored on later days of homes it never saw.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 import hashlib
 
@@ -31,11 +31,19 @@ def group_of(home_id: str, seed: int) -> str:
     return "train"
 
 
-def split_homes(homes: Sequence[HomeRows], seed: int) -> dict[str, list[HomeRows]]:
-    """Return the homes by group; raises ValueError if any group is empty."""
+def split_homes(
+    homes: Sequence[HomeRows], seed: int, *, train_only: Collection[str] = ()
+) -> dict[str, list[HomeRows]]:
+    """Return the homes by group; raises ValueError if any group is empty.
+
+    A home's group follows a hash of its id, except the homes whose `identity` is
+    in `train_only`, which always train: a real home pulled from HomeIQ is the one
+    home like those the models will serve, too precious to be only judged on.
+    """
     groups: dict[str, list[HomeRows]] = {name: [] for name in GROUPS}
     for home in homes:
-        groups[group_of(home.home_id, seed)].append(home)
+        name = "train" if home.identity in train_only else group_of(home.home_id, seed)
+        groups[name].append(home)
     empty = [name for name, members in groups.items() if not members]
     if empty:
         raise ValueError(

@@ -7,7 +7,7 @@ registers it. `evaluate_registry` scores registered models on a dataset's homes
 that none of them trained on. Both write `metrics.json` and `report.html`.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 import copy
 from dataclasses import dataclass, field
@@ -950,6 +950,7 @@ def train_models(
     plans: tuple[np.ndarray, np.ndarray] | None = None,
     check_plans: tuple[np.ndarray, np.ndarray] | None = None,
     threads: int | None = None,
+    train_only: Collection[str] = (),
 ) -> Outcome:
     """Fit, evaluate, check, export and register the four models.
 
@@ -957,10 +958,11 @@ def train_models(
     `check_plans`: held-out plans (`plan_rows(..., held_out=True)`) on which the
     home-type model is also scored when it trained with plans. `threads`: stages
     run side by side in this many threads (None: FIT_THREADS); the models and
-    figures are the same for any number.
+    figures are the same for any number. `train_only`: identities of homes that
+    always train (`split_homes`), e.g. the real home the daemon pulled.
     """
     outcome = Outcome()
-    groups = split_homes(homes, seed)
+    groups = split_homes(homes, seed, train_only=train_only)
     split = {
         name: sorted(h.identity for h in members) for name, members in groups.items()
     }

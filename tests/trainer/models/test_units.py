@@ -10,8 +10,9 @@ from homeiq_trainer.models.pipeline import null_auc_tolerance, shuffled_roc_auc
 
 
 class _Home:
-    def __init__(self, home_id):
+    def __init__(self, home_id, key=""):
         self.home_id = home_id
+        self.identity = key or home_id
 
 
 def test_groups_are_stable_and_disjoint() -> None:
@@ -28,6 +29,21 @@ def test_groups_are_stable_and_disjoint() -> None:
         data.split_homes([_Home("a")], 7)
     with pytest.raises(ValueError, match="in both"):
         data.check_disjoint({"train": [_Home("a")], "test": [_Home("a")]})
+
+
+def test_homes_named_train_only_always_train() -> None:
+    homes = [_Home(f"home-{i:04d}", key=f"home-{i:04d}#digest") for i in range(40)]
+    by_hash = data.split_homes(homes, 7)
+    judged = by_hash["test"][:2] + by_hash["validation"][:1]
+    chosen = {h.identity for h in judged}
+
+    split = data.split_homes(homes, 7, train_only=chosen)
+
+    assert all(h in split["train"] for h in judged)
+    for name in ("validation", "test"):  # the others keep their groups
+        assert split[name] == [h for h in by_hash[name] if h not in judged]
+    plain_ids = {h.home_id for h in judged}  # ids alone are not identities
+    assert data.split_homes(homes, 7, train_only=plain_ids) == by_hash
 
 
 def test_position_feature_that_carries_the_label_is_dropped() -> None:

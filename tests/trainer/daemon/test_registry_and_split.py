@@ -1,11 +1,14 @@
-"""The daemon prunes the registry after a run, never what HomeIQ serves."""
+"""The daemon prunes the registry after a run, never what HomeIQ serves, and
+always trains on the homes it pulled."""
 
+from dataclasses import replace
 import hashlib
 from pathlib import Path
 
-from homeiq_trainer import daemon
+from homeiq_trainer import cli, daemon
 from homeiq_trainer.config import load_config
 from homeiq_trainer.models import registry
+from homeiq_trainer.models.data import group_of, split_homes
 
 
 def _run(tmp_path: Path, keep: str) -> daemon._Run:
@@ -54,3 +57,23 @@ def test_a_registry_that_cannot_be_pruned_is_noted_not_raised(tmp_path) -> None:
     daemon._prune(run)
     assert "pruned" not in run.record
     assert any("cannot prune the registry" in note for note in run.notes)
+
+
+def test_the_pulled_homes_always_train(tmp_path) -> None:
+    """The run remembers the pulled homes; its split puts every one in train."""
+    pulled = tmp_path / "pulled"
+    args = ["generate", "--homes", "12", "--days", "3", "--out", str(pulled)]
+    assert cli.main([*args, "--seed", "4", "--jobs", "1", "--quiet"]) == 0
+    run = _run(tmp_path, "10")
+
+    homes = daemon._rows(run, pulled, None)
+
+    assert run.pulled == {h.identity for h in homes}
+    assert len(homes) == 12
+    seed = run.config.seed
+    # By their ids alone, some would only be judged on.
+    assert any(group_of(h.home_id, seed) == "test" for h in homes)
+    others = [replace(h, home_id=f"synthetic-{i}", key="") for i, h in enumerate(homes)]
+    split = split_homes(homes + others, seed, train_only=run.pulled)
+    assert all(h in split["train"] for h in homes)
+    assert split["test"]  # the others keep their groups
