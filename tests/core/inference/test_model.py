@@ -16,6 +16,8 @@ from homeiq_core.inference import (
     load_model,
     onnxruntime_available,
 )
+from homeiq_core.inference.graph import compile_model
+from homeiq_core.inference.onnx_proto import decode_model
 
 from .conftest import FEATURES, Exported
 from .graphs import model_bytes, node
@@ -334,3 +336,21 @@ def test_metadata_keys_are_the_documented_ones() -> None:
         "homeiq.reference",
     )
     assert json.loads(json.dumps(list(METADATA_KEYS)))
+
+
+def test_a_compiled_forest_keeps_no_parsed_attributes_but_its_labels(
+    exported: dict[str, Exported],
+) -> None:
+    """A forest's per-node attributes (megabytes) are freed once its kernels hold
+    them; the compiled model still classifies the same and knows its classes."""
+    forest = exported["forest"]
+    plan = compile_model(decode_model(forest.data))
+    kept = {name for step in plan.steps for name in step.node.attributes}
+    assert kept == {"classlabels_strings"}
+    model = load_model(forest.data, backend="numpy")
+    assert model.classes == ("flat", "house", "studio")
+    np.testing.assert_allclose(
+        model.predict(forest.x).probabilities,
+        forest.estimator.predict_proba(forest.x),
+        atol=1e-5,
+    )

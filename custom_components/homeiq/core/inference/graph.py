@@ -8,7 +8,7 @@ graph on a batch; its failures are ModelErrors that name the node.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -93,6 +93,22 @@ def _size(value: Value) -> int:
     return len(value) if isinstance(value, list) else value.size
 
 
+# The attributes a compiled node keeps: `Model` reads a classifier's labels. The
+# others (a forest's per-node arrays and strings, megabytes) live on in the
+# kernels' own arrays and are freed once compiled.
+CLASS_LABEL_ATTRIBUTES = (
+    "classlabels_int64s",
+    "classlabels_ints",
+    "classlabels_strings",
+)
+
+
+def _without_bulk(node: Node) -> Node:
+    """Return `node` holding only the attributes needed after compiling."""
+    kept = {k: v for k, v in node.attributes.items() if k in CLASS_LABEL_ATTRIBUTES}
+    return replace(node, attributes=kept)
+
+
 def compile_model(model: ModelProto) -> Plan:
     """Check `model` and compile its graph; raise ModelError for anything refused."""
     if model.ir_version not in SUPPORTED_IR_VERSIONS:
@@ -116,7 +132,7 @@ def compile_model(model: ModelProto) -> Plan:
                 f"{work:,} tree levels per row; limits {MAX_TREE_LEVELS:,} and "
                 f"{MAX_TREE_WORK:,})"
             )
-        steps.append(Step(node, kernel))
+        steps.append(Step(_without_bulk(node), kernel))
     outputs = tuple(v.name for v in graph.outputs)
     if not outputs:
         raise ModelError("model has no outputs")

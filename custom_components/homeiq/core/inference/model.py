@@ -10,7 +10,7 @@ import numpy as np
 from . import metadata as meta
 from .backends import Backend, BackendName, create_backend
 from .errors import ModelError
-from .graph import Plan, compile_model
+from .graph import CLASS_LABEL_ATTRIBUTES, Plan, compile_model
 from .limits import DEFAULT_MAX_BYTES, MIB
 from .onnx_proto import DTYPES, TYPE_NAMES, ModelProto, decode_model
 from .ops import Value
@@ -20,7 +20,6 @@ _LABEL_OUTPUTS = ("label", "output_label")
 _PROBABILITY_OUTPUTS = ("probabilities", "output_probability")
 _SCORE_OUTPUT = "scores"
 _SAMPLE_SCORE_OUTPUT = "score_samples"
-_CLASS_LABELS = ("classlabels_int64s", "classlabels_ints", "classlabels_strings")
 _CLASSIFIER_OPS = {"TreeEnsembleClassifier", "LinearClassifier", "ZipMap"}
 # A batch every model evaluates at load time: a row of zeros, of ones, of NaN.
 _PROBE_ROWS = (0.0, 1.0, np.nan)
@@ -318,7 +317,7 @@ def _classes(plan: Plan, metadata: dict[str, str]) -> tuple[str | int, ...] | No
     for step in plan.steps:
         if step.node.op_type not in _CLASSIFIER_OPS:
             continue
-        for name in _CLASS_LABELS:
+        for name in CLASS_LABEL_ATTRIBUTES:
             attribute = step.node.attributes.get(name)
             if attribute is not None and len(attribute.value):  # type: ignore[arg-type]
                 graph_labels = tuple(
