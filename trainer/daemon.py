@@ -44,7 +44,7 @@ from .ha_client import (
     _upload as upload_candidate,
 )
 from .models.data import split_homes
-from .models.extract import extract
+from .models.extract import extract, with_closed_days
 from .models.pipeline import SanityError, train_models
 from .models.plans import plan_rows
 from .models.registry import RegistryError, prune
@@ -300,10 +300,9 @@ def _rows(run: _Run, pulled: Path | None, synthetic: Path | None) -> list[HomeRo
             homes += _extract(run, pulled)
         except DatasetError as error:
             run.note(f"the pulled dataset cannot be used ({error}); synthetic only")
-        empty = [h.home_id for h in homes if not len(h.times)]
-        if empty:  # a home with no closed day yet has no row to learn from
+        homes, empty = with_closed_days(homes)
+        if empty:
             run.note(f"{len(empty)} pulled home(s) without a closed day: left out")
-            homes = [h for h in homes if len(h.times)]
     real = len(homes)
     run.pulled = {h.identity for h in homes}
     days = sum(len(h.times) for h in homes)

@@ -12,7 +12,7 @@ from homeiq_trainer.errors import CommandError
 from homeiq_trainer.generate import generate_dataset
 from homeiq_trainer.synth.options import GeneratorOptions
 
-from .extract import Bar, extract
+from .extract import Bar, extract, with_closed_days
 from .pipeline import (
     MODEL_NAMES,
     SanityError,
@@ -232,13 +232,13 @@ def _rows(args: argparse.Namespace, roots: list[Path]):
         )
     except DatasetError as error:
         raise CommandError(str(error)) from None
-    empty = [h.home_id for h in homes if not len(h.times)]
-    if empty:  # e.g. an export made the day HomeIQ was installed
+    kept, empty = with_closed_days(homes)
+    if empty:
         print(
             f"left out {len(empty)} home(s) without a closed day: {', '.join(empty)}",
             file=sys.stderr,
         )
-    return [h for h in homes if len(h.times)]
+    return kept
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -241,6 +241,16 @@ def extract(
     return out
 
 
+def with_closed_days(homes: Sequence[HomeRows]) -> tuple[list[HomeRows], list[str]]:
+    """Split off the homes without a closed day (no row to learn or judge from).
+
+    Returns the homes that have rows and the ids of those left out, e.g. an export
+    made the day HomeIQ was installed.
+    """
+    kept = [home for home in homes if len(home.times)]
+    return kept, [home.home_id for home in homes if not len(home.times)]
+
+
 def _run(tasks: list[Task], jobs: int) -> Iterator[HomeRows]:
     if jobs <= 1 or len(tasks) <= 1:
         yield from map(home_rows_of, tasks)
