@@ -19,7 +19,11 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq import coordinator as coordinator_module, model_store
+from custom_components.homeiq import (
+    coordinator as coordinator_module,
+    export,
+    model_store,
+)
 from custom_components.homeiq.const import DOMAIN, MODELS_DIR
 
 
@@ -185,4 +189,15 @@ def model_store_dir(
     """Keep each test's uploaded models in its own directory."""
     directory = tmp_path_factory.mktemp("model_store")
     monkeypatch.setattr(model_store, "STORE_PATH", str(directory))
+    return directory
+
+
+@pytest.fixture
+def export_paths(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Keep each test's dataset exports and pseudonym salt in its own directory."""
+    directory = tmp_path_factory.mktemp("homeiq")
+    monkeypatch.setattr(export, "EXPORT_DIR", str(directory / "exports"))
+    monkeypatch.setattr(export, "SALT_PATH", str(directory / "pseudonym.salt"))
     return directory

@@ -60,18 +60,9 @@ from homeiq_trainer.models.extract import extract
 
 from .conftest import Home
 
+pytestmark = pytest.mark.usefixtures("export_paths")
+
 URL = "/api/homeiq/dataset"
-
-
-@pytest.fixture(autouse=True)
-def export_paths(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Keep each test's exports and salt in its own directory."""
-    directory = tmp_path_factory.mktemp("homeiq")
-    monkeypatch.setattr(export, "EXPORT_DIR", str(directory / "exports"))
-    monkeypatch.setattr(export, "SALT_PATH", str(directory / "pseudonym.salt"))
-    return directory
 
 
 @pytest.fixture
@@ -448,7 +439,6 @@ def test_the_action_keeps_the_newest_archives_and_no_crash_leftovers(
     )
 
 
-@pytest.mark.usefixtures("export_paths")
 async def test_a_second_export_waits_for_the_first(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:

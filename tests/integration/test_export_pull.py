@@ -20,7 +20,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.homeiq import export
 from homeiq_trainer.dataset import read_dataset
 from homeiq_trainer.ha_client import Client, Retry
 from homeiq_trainer.models.extract import extract
@@ -28,16 +27,7 @@ from homeiq_trainer.pull import pull_dataset
 
 from .conftest import Home
 
-
-@pytest.fixture(autouse=True)
-def export_paths(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Keep the exports and the salt in the test's own directory."""
-    directory = tmp_path_factory.mktemp("homeiq")
-    monkeypatch.setattr(export, "EXPORT_DIR", str(directory / "exports"))
-    monkeypatch.setattr(export, "SALT_PATH", str(directory / "pseudonym.salt"))
-    return directory
+pytestmark = pytest.mark.usefixtures("export_paths")
 
 
 async def test_the_trainer_pulls_what_homeiq_collected_and_gets_device_rows(
