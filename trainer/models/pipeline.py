@@ -605,7 +605,9 @@ def _failure_sanity(
     )
     out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     positives = int(test.target.sum())
-    tolerance = null_auc_tolerance(positives, len(test.target) - positives)
+    tolerance = null_auc_tolerance(
+        distinct_failures(test), len(test.target) - positives
+    )
     out["failure_shuffled_tolerance"] = tolerance
     shuffled = []
     if np.isfinite(shuffled_auc) and abs(shuffled_auc - 0.5) > tolerance:
@@ -696,10 +698,26 @@ def shuffled_roc_auc(
     return m.roc_auc(test[1], quick.predict_proba(test[0])[:, 1])
 
 
+def distinct_failures(rows: DeviceRows) -> int:
+    """Return how many failures the positive rows belong to.
+
+    A failing device gives a positive row on each of the days before its failure,
+    and those rows look alike, so a null ROC-AUC varies with the number of
+    failures, not of rows. A failure is told by its home, kind and hour (the
+    row's day plus its lead time); two devices failing in the same hour count
+    as one, which only widens the tolerance.
+    """
+    positive = rows.target == 1
+    hour = np.rint(rows.day[positive] * 24.0 + rows.lead_h[positive])
+    keys = np.stack([rows.home[positive], rows.kind[positive], hour], axis=1)
+    return len(np.unique(keys, axis=0))
+
+
 def null_auc_tolerance(positives: int, negatives: int) -> float:
     """Return how far from 0.5 a chance ROC-AUC may fall: max(0.1, 3 standard errors).
 
-    Under no signal the AUC's standard error is sqrt((n1 + n0 + 1) / (12 n1 n0)).
+    Under no signal the AUC's standard error is sqrt((n1 + n0 + 1) / (12 n1 n0));
+    `positives` counts independent positives (for device rows: failures).
     """
     if positives < 1 or negatives < 1:
         return 0.5

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from homeiq_trainer.models import data, fit, metrics as m, registry
-from homeiq_trainer.models.pipeline import null_auc_tolerance, shuffled_roc_auc
+from homeiq_trainer.models.pipeline import (
+    distinct_failures,
+    null_auc_tolerance,
+    shuffled_roc_auc,
+)
 
 
 class _Home:
@@ -221,6 +225,29 @@ def test_negatives_subsampled_with_weights_that_keep_the_base_rate() -> None:
     every, ones = fit.subsample_negatives(y, seed=0, max_negatives=20_000)
     assert len(every) == len(y)
     assert (ones == 1).all()
+
+
+def test_a_null_auc_counts_failures_not_their_rows() -> None:
+    # Two devices failing (7 positive rows each, one row per day before the
+    # failure), one more in another home at the same hour: three failures.
+    day = np.array([3, 4, 5, 6, 7, 8, 9] * 3 + [9, 9])
+    lead_h = np.concatenate([np.arange(168.0, 0, -24)] * 3 + [[np.nan, np.nan]])
+    lead_h[7:14] += 5.0  # the second device fails five hours later
+    rows = data.DeviceRows(
+        x=np.zeros((23, 1), np.float32),
+        target=np.array([1] * 21 + [0, 0], np.int8),
+        kind=np.array([2] * 21 + [-1, -1], np.int8),
+        lead_h=lead_h.astype(np.float32),
+        symptoms=np.zeros(23, bool),
+        healthy=np.zeros(23, bool),
+        battery_days=np.full(23, np.nan, np.float32),
+        home=np.array([0] * 14 + [1] * 7 + [0, 1]),
+        day=day,
+    )
+    assert distinct_failures(rows) == 3
+    assert distinct_failures(rows.take(rows.target == 0)) == 0
+    # With 3 failures the tolerance is wider than with their 21 rows.
+    assert null_auc_tolerance(3, 2) > null_auc_tolerance(21, 2)
 
 
 def test_shuffled_labels_give_chance_on_a_weighted_subsample() -> None:
