@@ -49,7 +49,7 @@ from .models.pipeline import SanityError, train_models
 from .models.plans import plan_rows
 from .models.registry import RegistryError, prune
 from .models.rows import HomeRows
-from .promotion import GATES, HeldOut, Verdict, judge
+from .promotion import GATES, HeldOut, Verdict, judge, later_days_figures
 from .pull import PullError, pull_dataset
 from .synth.options import GeneratorOptions
 
@@ -355,6 +355,7 @@ def _evaluate(
     }
     run.record["held_out_homes"] = len(test)
     run.record["verdicts"] = {m: v.to_json() for m, v in verdicts.items()}
+    _judge_later_days(run, homes, candidates, deployed)
     for model, verdict in verdicts.items():
         LOGGER.info(
             "%s: %s (%s)",
@@ -364,6 +365,34 @@ def _evaluate(
             extra={"model": model, "promote": verdict.promote},
         )
     return verdicts
+
+
+def _judge_later_days(
+    run: _Run,
+    homes: Sequence[HomeRows],
+    candidates: dict[str, bytes],
+    deployed: dict[str, bytes | None],
+) -> None:
+    """Record the failure and battery figures on the pulled homes' unseen days."""
+    pulled = [h for h in homes if h.identity in run.pulled]
+    if not pulled:
+        return
+    figures = later_days_figures(candidates, deployed, HeldOut.later_days(pulled))
+    run.record["pulled_later_days"] = figures
+    LOGGER.info("on the pulled homes' unseen later days: %s", _figures(figures))
+
+
+def _figures(figures: dict[str, dict[str, object]]) -> str:
+    """Return the later-days figures as one line of text."""
+    return "; ".join(
+        f"{model} {f['metric']} {_number(f['candidate'])} "
+        f"(deployed {_number(f['deployed'])}, {f['rows']} rows)"
+        for model, f in figures.items()
+    )
+
+
+def _number(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else "n/a"
 
 
 def _deployed(run: _Run) -> dict[str, bytes | None]:

@@ -36,9 +36,16 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
 from homeiq_core.inference import FEATURE_SCHEMA, ModelError, load_model
 
-from .models.data import battery_rows, device_rows, failure_rows, home_type_rows
+from .models.data import (
+    DeviceRows,
+    battery_rows,
+    device_rows,
+    failure_rows,
+    home_type_rows,
+    time_split,
+)
 from .models.metrics import bootstrap
-from .models.rows import BATTERY_CAP_DAYS, HomeRows
+from .models.rows import BATTERY_CAP_DAYS, DAY, HORIZON_DAYS, HomeRows
 
 DEVICE_NAMES = tuple(DEVICE_SCHEMA.names)
 HOME_NAMES = tuple(HOME_SCHEMA.names)
@@ -183,10 +190,7 @@ class HeldOut:
             return cls(none, none, none, none, 0)
         ht = home_type_rows(test)
         failure = failure_rows(test, "after")
-        battery = battery_rows(test, "after")
-        if len(battery):  # rows without a battery reading get no forecast
-            last = battery.x[:, DEVICE_NAMES.index("battery_last")]
-            battery = battery.take(~np.isnan(last))
+        battery = _with_reading(battery_rows(test, "after"))
         devices = device_rows(test)
         mask = devices.symptoms | devices.healthy
         return cls(
@@ -201,33 +205,80 @@ class HeldOut:
             homes=len(test),
         )
 
+    @classmethod
+    def later_days(cls, homes: Sequence[HomeRows]) -> HeldOut:
+        """Return the unseen failure and battery rows of homes that always train.
+
+        Such a home (the daemon's pulled one) taught the failure and battery models
+        its rows up to its time split (`time_split`), whose labels reach one label
+        window past the split: its rows after that window's end, and the failures
+        they are labelled with, are unseen. The home-type and anomaly models learned
+        from all its days, so their parts are empty.
+        """
+        held = cls.of(())
+        if not homes:
+            return held
+        failure = _beyond_labels(failure_rows(homes, "after"), homes, HORIZON_DAYS)
+        battery = _with_reading(
+            _beyond_labels(battery_rows(homes, "after"), homes, BATTERY_CAP_DAYS)
+        )
+        return replace(
+            held,
+            failure=(failure.x, failure.target.astype(int), failure.home),
+            battery=(battery.x, battery.battery_days.astype(np.float64), battery.home),
+            homes=len(homes),
+        )
+
+
+def _with_reading(battery: DeviceRows) -> DeviceRows:
+    """Keep the battery rows with a reading (rows without one get no forecast)."""
+    if not len(battery):
+        return battery
+    return battery.take(~np.isnan(battery.x[:, DEVICE_NAMES.index("battery_last")]))
+
+
+def _beyond_labels(
+    rows: DeviceRows, homes: Sequence[HomeRows], label_days: float
+) -> DeviceRows:
+    """Keep the rows later than their home's split by more than `label_days`."""
+    keep = np.zeros(len(rows), dtype=bool)
+    for index, home in enumerate(homes):
+        mine = rows.home == index
+        end = time_split(home, label_days) + label_days * DAY
+        keep[mine] = home.times[rows.day[mine]] > end
+    return rows.take(keep)
+
 
 def _paired(
     model: str, held: HeldOut, candidate: bytes, deployed: bytes
 ) -> tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], float], np.ndarray]:
     """Return both models' metric functions over row indices, and each row's home."""
+    new, homes = _metric(model, held, candidate)
+    old, _ = _metric(model, held, deployed)
+    return new, old, homes
+
+
+def _metric(
+    model: str, held: HeldOut, data: bytes
+) -> tuple[Callable[[np.ndarray], float], np.ndarray]:
+    """Return the model file's metric function over row indices, and each row's home."""
     if model == "home_type":
         x, truth, homes = held.home
-        a, b = (_home_type_loss(d, x, truth) for d in (candidate, deployed))
-        return _mean_metric(a), _mean_metric(b), homes
+        return _mean_metric(_home_type_loss(data, x, truth)), homes
     if model == "battery_days_left":
         x, truth, homes = held.battery
-        errors = [
-            np.abs(np.clip(_scores(d, DEVICE_NAMES, x), 0, BATTERY_CAP_DAYS) - truth)
+        error = (
+            np.abs(np.clip(_scores(data, DEVICE_NAMES, x), 0, BATTERY_CAP_DAYS) - truth)
             if len(x)
             else np.zeros(0)
-            for d in (candidate, deployed)
-        ]
-        return _mean_metric(errors[0]), _mean_metric(errors[1]), homes
+        )
+        return _mean_metric(error), homes
     x, y, homes = held.failure if model == "device_failure" else held.anomaly
-    kind = "pr" if model == "device_failure" else "roc"
-    scores = [
-        _scores(d, DEVICE_NAMES, x) if len(x) else np.zeros((0, 2))
-        for d in (candidate, deployed)
-    ]
     if model == "device_failure":
-        scores = [s[:, 1] for s in scores]
-    return _auc(y, scores[0], kind), _auc(y, scores[1], kind), homes
+        score = _scores(data, DEVICE_NAMES, x)[:, 1] if len(x) else np.zeros(0)
+        return _auc(y, score, "pr"), homes
+    score = _scores(data, DEVICE_NAMES, x) if len(x) else np.zeros(0)
+    return _auc(y, score, "roc"), homes
 
 
 # --- the gate ------------------------------------------------------------------------
@@ -306,6 +357,51 @@ def _compare(
         interval=(low, high),
         tolerance=tolerance,
     )
+
+
+LATER_DAYS_MODELS = ("device_failure", "battery_days_left")
+
+
+def later_days_figures(
+    candidate: Mapping[str, bytes],
+    deployed: Mapping[str, bytes | None],
+    held: HeldOut,
+) -> dict[str, dict[str, object]]:
+    """Return the failure and battery metrics on pulled homes' unseen later days.
+
+    `held` is `HeldOut.later_days` of the homes that always train. The candidate's
+    figure, and the deployed model's where it reads the same feature schema; None
+    where the metric is undefined (e.g. no failure among the rows). A figure, not a
+    gate: one home's later days are too few rows to decide on.
+    """
+    out: dict[str, dict[str, object]] = {}
+    for model in LATER_DAYS_MODELS:
+        gate = GATES[model]
+        mine, theirs = candidate[gate.scored], deployed.get(gate.scored)
+        metric, homes = _metric(model, held, mine)
+        everything = np.arange(len(homes))
+        figures: dict[str, object] = {
+            "metric": gate.metric,
+            "rows": len(homes),
+            "candidate": _finite_or_none(metric(everything)),
+            "deployed": None,
+        }
+        if model == "device_failure":
+            figures["positive_rows"] = int(held.failure[1].sum())
+        if theirs is not None and _same_schema(mine, theirs):
+            figures["deployed"] = _finite_or_none(
+                _metric(model, held, theirs)[0](everything)
+            )
+        out[model] = figures
+    return out
+
+
+def _same_schema(mine: bytes, theirs: bytes) -> bool:
+    """Return whether the deployed model loads and reads the candidate's rows."""
+    try:
+        return schema_of(theirs) == schema_of(mine)
+    except ModelError:
+        return False
 
 
 def _difference(delta: float, tolerance: float, promote: bool) -> str:

@@ -86,6 +86,15 @@ def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Traine
 
 
 @pytest.fixture(scope="session")
+def long_homes(tmp_path_factory: pytest.TempPathFactory) -> list[HomeRows]:
+    """Four homes of 50 days: long enough to have days past a training label."""
+    data = tmp_path_factory.mktemp("long-homes")
+    options = GeneratorOptions(homes=4, days=50, seed=3, failure_rate=0.3)
+    generate_dataset(options, data, jobs=2)
+    return extract([data], jobs=2, progress=False)
+
+
+@pytest.fixture(scope="session")
 def shipped() -> dict[str, bytes]:
     """The models HomeIQ ships (trained on 400 homes: better than the tiny ones)."""
     return {name: (SHIPPED / f"{name}.onnx").read_bytes() for name in FILES}

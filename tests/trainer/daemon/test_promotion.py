@@ -3,11 +3,20 @@
 import json
 import math
 
+import numpy as np
 import onnx
 import pytest
 
 from homeiq_core.inference import FEATURE_SCHEMA
-from homeiq_trainer.promotion import GATES, HeldOut, Verdict, judge
+from homeiq_trainer.models.data import failure_rows
+from homeiq_trainer.models.rows import DAY, HORIZON_DAYS, HomeRows
+from homeiq_trainer.promotion import (
+    GATES,
+    HeldOut,
+    Verdict,
+    judge,
+    later_days_figures,
+)
 
 from .conftest import Trained, noise_failure_model
 
@@ -168,3 +177,63 @@ def test_verdicts_are_json() -> None:
     assert out["deployed"] is None
     assert out["interval"] == [-0.1, None]
     assert out["candidate"] == 0.5
+
+
+def test_later_days_are_the_rows_no_training_label_reached(
+    long_homes: list[HomeRows], trained: Trained
+) -> None:
+    """A home that trained on its earlier days is judged on days past their labels."""
+    homes = long_homes
+    held = HeldOut.later_days(homes)
+
+    before, after = failure_rows(homes, "before"), failure_rows(homes, "after")
+    x, _target, home = held.failure
+    assert 0 < len(x) < len(after)
+    for index, h in enumerate(homes):
+        # The last training row's label looks HORIZON_DAYS ahead: no later.
+        trained_until = h.times[before.day[before.home == index]].max()
+        mine = after.day[after.home == index]
+        unseen = h.times[mine] > trained_until + HORIZON_DAYS * DAY
+        assert (home == index).sum() == unseen.sum()
+    assert len(held.battery[0]) > 0
+    assert not np.isnan(held.battery[1]).any()
+    assert len(held.home[0]) == len(held.anomaly[0]) == 0  # learned from every day
+    assert held.homes == 4
+    assert HeldOut.later_days([]).homes == 0
+    # 20 days: the labelled days end 7 days early, the first half trained, and
+    # their labels reach 7 days on: nothing is left unseen.
+    assert len(HeldOut.later_days(trained.homes).failure[0]) == 0
+
+
+def test_later_days_figures_score_candidate_and_comparable_deployed(
+    long_homes: list[HomeRows], trained: Trained, shipped: dict[str, bytes]
+) -> None:
+    held = HeldOut.later_days(long_homes)
+
+    figures = later_days_figures(trained.models, shipped, held)
+
+    battery, failure = figures["battery_days_left"], figures["device_failure"]
+    assert battery["metric"] == "MAE days"
+    assert battery["rows"] == len(held.battery[0]) > 0
+    assert isinstance(battery["candidate"], float)
+    assert isinstance(battery["deployed"], float)
+    assert battery["candidate"] != battery["deployed"]
+    assert failure["rows"] == len(held.failure[0])
+    assert failure["positive_rows"] == int(held.failure[1].sum())
+    json.dumps(figures)
+    q50 = "battery_days_left_q50"
+    other = {**shipped, q50: _with_schema(shipped[q50], "0" * 16)}
+    assert (
+        later_days_figures(trained.models, other, held)["battery_days_left"]["deployed"]
+        is None
+    )
+    assert (
+        later_days_figures(trained.models, {}, held)["battery_days_left"]["deployed"]
+        is None
+    )
+    assert (
+        later_days_figures(trained.models, {q50: b"junk"}, held)["battery_days_left"][
+            "deployed"
+        ]
+        is None
+    )

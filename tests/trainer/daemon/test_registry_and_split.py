@@ -3,12 +3,16 @@ always trains on the homes it pulled."""
 
 from dataclasses import replace
 import hashlib
+import logging
 from pathlib import Path
 
 from homeiq_trainer import cli, daemon
 from homeiq_trainer.config import load_config
 from homeiq_trainer.models import registry
 from homeiq_trainer.models.data import group_of, split_homes
+from homeiq_trainer.models.rows import HomeRows
+
+from .conftest import Trained
 
 
 def _run(tmp_path: Path, keep: str) -> daemon._Run:
@@ -77,3 +81,33 @@ def test_the_pulled_homes_always_train(tmp_path) -> None:
     split = split_homes(homes + others, seed, train_only=run.pulled)
     assert all(h in split["train"] for h in homes)
     assert split["test"]  # the others keep their groups
+
+
+def test_the_pulled_homes_later_days_are_recorded(
+    tmp_path, long_homes: list[HomeRows], trained: Trained, caplog
+) -> None:
+    """Figures on the days the pulled homes kept unseen, beside the verdicts."""
+    run = _run(tmp_path, "10")
+    homes = trained.homes + long_homes
+    deployed: dict[str, bytes | None] = dict.fromkeys(trained.models)
+
+    daemon._judge_later_days(run, homes, trained.models, deployed)
+    assert "pulled_later_days" not in run.record  # nothing pulled
+
+    run.pulled = {h.identity for h in long_homes}
+    daemon.LOGGER.addHandler(caplog.handler)  # other tests may stop propagation
+    try:
+        with caplog.at_level(logging.INFO, logger=daemon.LOGGER.name):
+            daemon._judge_later_days(run, homes, trained.models, deployed)
+    finally:
+        daemon.LOGGER.removeHandler(caplog.handler)
+
+    figures = run.record["pulled_later_days"]
+    assert figures["battery_days_left"]["rows"] > 0
+    assert isinstance(figures["battery_days_left"]["candidate"], float)
+    assert figures["battery_days_left"]["deployed"] is None  # HomeIQ on its rules
+    assert figures["device_failure"]["rows"] > 0
+    assert "on the pulled homes' unseen later days: device_failure PR-AUC" in (
+        caplog.text
+    )
+    assert "(deployed n/a, " in caplog.text
