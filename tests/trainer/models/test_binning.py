@@ -79,3 +79,29 @@ def test_another_scikit_learn_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(binning, "_FOUND", None)
     with shared_sort():
         assert sk_binning._weighted_percentile is renamed
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_all_ranks_at_once_are_scikit_learns(seed: int) -> None:
+    """Vectorised over the percentiles: the same bits as scikit-learn's loop."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 3000))
+    x = np.round(rng.lognormal(size=n), seed % 3)
+    if seed % 2:
+        x[rng.random(n) < 0.2] = np.nan
+    if seed == 4:
+        x = np.sort(rng.integers(0, 5, size=n).astype(np.float64))
+    weight = np.where(rng.random(n) < 0.3, 1.0, 12.345678)
+    weight[rng.random(n) < 0.2] = 0.0  # zero weights next to a percentile
+    np.testing.assert_array_equal(
+        binning.all_ranks(x, weight), _weighted_percentile(x, weight, RANKS, True)
+    )
+
+
+def test_all_ranks_hands_other_columns_to_scikit_learn() -> None:
+    x = np.arange(10, dtype=np.float32)
+    for weight in (np.ones(10), np.zeros(10)):
+        np.testing.assert_array_equal(
+            binning.all_ranks(x, weight), _weighted_percentile(x, weight, RANKS, True)
+        )
+    assert np.isnan(binning.all_ranks(x.astype(np.float64), np.zeros(10)))
