@@ -440,8 +440,8 @@ def evaluate_anomaly(
         "symptomatic_rows": int(y.sum()),
         "homes": len(np.unique(homes)),
         "roc_auc": m.roc_auc(y, anomaly),
-        "roc_auc_ci": m.bootstrap(
-            lambda r: m.roc_auc(y[r], anomaly[r]), homes, seed=seed
+        "roc_auc_ci": m.weighted_bootstrap(
+            m.Ranked(y, anomaly).roc_auc, homes, seed=seed
         ),
         "pr_auc": m.pr_auc(y, anomaly),
         "base_rate": float(y.mean()) if len(y) else float("nan"),
@@ -488,8 +488,15 @@ def importances(
     metric: Callable[[np.ndarray, np.ndarray], float],
     *,
     seed: int,
+    read: Collection[int] | None = None,
 ) -> dict[str, float]:
-    """Return the metric drop when each feature is permuted (a row subsample)."""
+    """Return the metric drop when each feature is permuted (a row subsample).
+
+    `read`: the columns the model splits on (`split_columns`), None if unknown.
+    Permuting any other column leaves every prediction as it was: its drop is
+    0.0 exactly, so it is not scored again (its permutation is still drawn, so
+    the other columns' permutations stay those of scoring every column).
+    """
     rng = np.random.default_rng(seed)
     if len(x) > IMPORTANCE_ROWS:
         keep = rng.choice(len(x), IMPORTANCE_ROWS, replace=False)
@@ -501,8 +508,28 @@ def importances(
             continue
         shuffled = x.copy()
         shuffled[:, j] = rng.permutation(shuffled[:, j])
+        if read is not None and j not in read:
+            out[name] = 0.0
+            continue
         out[name] = float(base - metric(y, score(shuffled)))
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def split_columns(estimator: object) -> set[int] | None:
+    """Return the columns a HistGradientBoosting model splits on (None: other).
+
+    Only split nodes read a column (a missing value follows the split's own
+    direction), so predictions do not depend on any other column.
+    """
+    predictors = getattr(estimator, "_predictors", None)
+    if predictors is None:
+        return None
+    read: set[int] = set()
+    for trees in predictors:
+        for tree in trees:
+            splits = ~tree.nodes["is_leaf"].astype(bool)
+            read.update(tree.nodes["feature_idx"][splits].tolist())
+    return read
 
 
 def sanity_checks(
@@ -745,6 +772,7 @@ def _removal(
         fitted.features,
         lambda y, p: m.roc_auc(y, p[:, 1]),
         seed=seed,
+        read=split_columns(fitted.estimator),
     )
     out: dict[str, object] = {
         "full_roc_auc": full,
@@ -789,6 +817,7 @@ def _removal_home(
         fitted.features,
         bacc,
         seed=seed,
+        read=split_columns(fitted.estimator),
     )
     out: dict[str, object] = {
         "full_balanced_accuracy": full,
