@@ -284,13 +284,24 @@ def _pr_curve(y: np.ndarray, score: np.ndarray) -> dict[str, list[float]]:
     return {"precision": p[::step].tolist(), "recall": r[::step].tolist()}
 
 
-def train_failure(
-    groups: dict[str, list[HomeRows]], *, seed: int
-) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object], list[str]]:
-    """Fit the failure model on early days of train homes; test on later test days."""
+@dataclass
+class FailureInputs:
+    """The failure model's train and validation rows, the position features dropped.
+
+    The battery models drop the same features: they can start as soon as these
+    are known, beside the failure fit (`failure_inputs`).
+    """
+
+    train: DeviceRows
+    validation: DeviceRows
+    leaks: dict[str, float]
+    dropped: list[str]
+
+
+def failure_inputs(groups: dict[str, list[HomeRows]], *, seed: int) -> FailureInputs:
+    """Return the failure model's rows and the position features that leak."""
     train = failure_rows(groups["train"], "before")
     validation = failure_rows(groups["validation"], "after")
-    test = failure_rows(groups["test"], "after")
     if train.target.sum() < 5 or len(np.unique(train.target)) < 2:
         raise SanityError(
             f"device_failure: {int(train.target.sum())} failing rows to train on; "
@@ -302,7 +313,24 @@ def train_failure(
         (validation.x, validation.target),
         seed=seed,
     )
-    dropped = fit.leaking(leaks, 0.5)
+    return FailureInputs(train, validation, leaks, fit.leaking(leaks, 0.5))
+
+
+def train_failure(
+    groups: dict[str, list[HomeRows]],
+    *,
+    seed: int,
+    inputs: FailureInputs | None = None,
+) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object], list[str]]:
+    """Fit the failure model on early days of train homes; test on later test days.
+
+    `inputs`: `failure_inputs` of the same groups and seed, if already computed.
+    """
+    if inputs is None:
+        inputs = failure_inputs(groups, seed=seed)
+    train, validation = inputs.train, inputs.validation
+    leaks, dropped = inputs.leaks, inputs.dropped
+    test = failure_rows(groups["test"], "after")
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
     rows, weight = fit.subsample_negatives(
@@ -954,10 +982,12 @@ def _fit_and_check(
 ) -> tuple[tuple, dict[str, object]]:
     """Fit the four models and run the sanity checks, side by side where they can.
 
-    The failure model starts first (the longest fit); the battery models need
-    the features it dropped, the sanity checks need it and the home-type model.
-    Errors are raised in the order of the stages run one by one (home type,
-    failure, battery, anomaly, sanity), whichever thread met them first.
+    The failure model's rows and dropped position features come first (beside
+    the home-type model); then the failure fit (the longest) and the battery
+    models, which need only those dropped features, start side by side; the
+    sanity checks need the failure and home-type models. Errors are raised in
+    the order of the stages run one by one (home type, failure, battery,
+    anomaly, sanity), whichever thread met them first.
     """
 
     def home_type() -> tuple:
@@ -966,23 +996,31 @@ def _fit_and_check(
             ht_metrics["held_out_plans"] = evaluate_plans(ht, check_plans, seed=seed)
         return ht, ref, ht_metrics, plots
 
-    failure = stages.submit("device_failure", lambda: train_failure(groups, seed=seed))
+    inputs = stages.submit("device_failure", lambda: failure_inputs(groups, seed=seed))
     home = stages.submit("home_type", home_type)
-    anomaly = stages.submit("device_anomaly", lambda: train_anomaly(groups, seed=seed))
-    battery = None
-    if failure.exception() is None:
-        dropped = failure.result()[4]
-        battery = stages.submit(
-            "battery_days_left", lambda: train_battery(groups, dropped, seed=seed)
+    failure = battery = None
+    if inputs.exception() is None:
+        ready = inputs.result()
+        failure = stages.submit(
+            "device_failure: fit",
+            lambda: train_failure(groups, seed=seed, inputs=ready),
+            report=False,
         )
+        battery = stages.submit(
+            "battery_days_left",
+            lambda: train_battery(groups, ready.dropped, seed=seed),
+        )
+    anomaly = stages.submit("device_anomaly", lambda: train_anomaly(groups, seed=seed))
     ht = home.result()[0]
+    inputs.result()  # its error, if any, before the stages that needed it
+    assert failure is not None  # submitted: inputs.result() raised otherwise
+    assert battery is not None
     fail = failure.result()[0]
     failure_check, home_check = sanity_parts(groups, fail, ht, seed=seed, plans=plans)
     checks = [
         stages.submit("sanity checks", failure_check),
         stages.submit("sanity checks: home type", home_check, report=False),
     ]
-    assert battery is not None  # failure.result() raised otherwise
     fitted = (home.result(), failure.result(), battery.result(), anomaly.result())
     return fitted, sanity_verdict(*(check.result() for check in checks))
 

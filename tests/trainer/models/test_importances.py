@@ -17,7 +17,10 @@ def test_unread_columns_drop_nothing_and_the_ranking_is_unchanged() -> None:
     model.fit(x, y)
     x[:, 5] = np.nan  # all missing when scored: skipped entirely
     read = split_columns(model)
-    assert read is not None and {0, 1} <= read and 4 not in read and 5 not in read
+    assert read is not None
+    assert {0, 1} <= read
+    assert 4 not in read
+    assert 5 not in read
     names = [f"f{j}" for j in range(6)]
 
     def auc(truth: np.ndarray, p: np.ndarray) -> float:
@@ -32,7 +35,9 @@ def test_unread_columns_drop_nothing_and_the_ranking_is_unchanged() -> None:
     every = importances(score, x, y, names, auc, seed=1)
     calls = len(scored)
     fast = importances(score, x, y, names, auc, seed=1, read=read)
-    assert fast == every and list(fast) == list(every)
-    assert fast["f4"] == 0.0 and "f5" not in fast
+    assert fast == every
+    assert list(fast) == list(every)
+    assert fast["f4"] == 0.0
+    assert "f5" not in fast
     assert len(scored) - calls == 1 + len(read)  # the base and each read column
     assert split_columns(object()) is None

@@ -113,7 +113,8 @@ def test_battery_intervals_are_those_of_copied_rows() -> None:
             return float("nan")
         return float(error[r].mean() - np.abs(baseline - truth)[r].mean())
 
-    assert given.sum() > 50 and both.sum() > 30
+    assert given.sum() > 50
+    assert both.sum() > 30
     np.testing.assert_allclose(
         got["mae_days_ci"], m.bootstrap(mae, homes, seed=2), rtol=0, atol=1e-9
     )
