@@ -596,13 +596,15 @@ def sanity_parts(
     *,
     seed: int,
     plans: tuple[np.ndarray, np.ndarray] | None = None,
+    threads: int = 1,
 ) -> tuple[Callable[[], Check], Callable[[], Check]]:
     """Return the failure and home-type checks as two independent calls.
 
     Each returns its figures, its shuffled-label failures and its removal
     failures. One random stream drew the failure shuffle, then the home-type
     one: the home-type check gets a copy of it advanced past the first draw, so
-    the figures are those of running both in turn.
+    the figures are those of running both in turn. `threads`: the failure
+    check's refits run side by side in this many threads (the same figures).
     """
     rng = np.random.default_rng(seed)
     train = failure_rows(groups["train"], "before")
@@ -614,7 +616,9 @@ def sanity_parts(
     home_rng.permutation(len(train.target))  # the failure check's shuffle
 
     def failure_check() -> Check:
-        return _failure_sanity(groups, failure, (train, weight), rng=rng, seed=seed)
+        return _failure_sanity(
+            groups, failure, (train, weight), rng=rng, seed=seed, threads=threads
+        )
 
     def home_check() -> Check:
         return _home_sanity(groups, home_type, plans, rng=home_rng, seed=seed)
@@ -647,30 +651,48 @@ def _failure_sanity(
     *,
     rng: np.random.Generator,
     seed: int,
+    threads: int = 1,
 ) -> Check:
-    """Shuffled labels and feature removal for the failure model."""
+    """Shuffled labels and feature removal for the failure model.
+
+    The shuffled-label refit and the removal refits are independent: with
+    `threads` above one they run side by side.
+    """
     train, weight = weighted
     test = failure_rows(groups["test"], "after")
     cols = failure.columns(DEVICE_NAMES)
-    shuffled_auc = shuffled_roc_auc(
-        (train.x[:, cols], train.target, weight),
-        (test.x[:, cols], test.target),
-        rng=rng,
-        seed=seed,
-    )
-    out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     positives = int(test.target.sum())
     tolerance = null_auc_tolerance(
         distinct_failures(test), len(test.target) - positives
     )
+    removal: list[str] = []
+
+    def shuffled_check() -> object:
+        return shuffled_roc_auc(
+            (train.x[:, cols], train.target, weight),
+            (test.x[:, cols], test.target),
+            rng=rng,
+            seed=seed,
+        )
+
+    def removal_check() -> object:
+        return _removal(
+            failure,
+            weighted,
+            test,
+            tolerance,
+            seed=seed,
+            failures=removal,
+            threads=threads,
+        )
+
+    shuffled_auc, without = concurrently([shuffled_check, removal_check], threads)
+    out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     out["failure_shuffled_tolerance"] = tolerance
     shuffled = []
     if np.isfinite(shuffled_auc) and abs(shuffled_auc - 0.5) > tolerance:
         shuffled.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
-    removal: list[str] = []
-    out["failure_without_top_feature"] = _removal(
-        failure, weighted, test, tolerance, seed=seed, failures=removal
-    )
+    out["failure_without_top_feature"] = without
     return out, shuffled, removal
 
 
@@ -788,6 +810,7 @@ def _removal(
     *,
     seed: int,
     failures: list[str],
+    threads: int = 1,
 ) -> dict[str, object]:
     train, weight = weighted
     cols = fitted.columns(DEVICE_NAMES)
@@ -806,11 +829,20 @@ def _removal(
         "full_roc_auc": full,
         "importance": [[k, v] for k, v in ranked.items()],
     }
-    for name in list(ranked)[:3]:
-        keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
-        model = fit._failure_model(100, seed)
-        model.fit(train.x[:, keep], train.target, sample_weight=weight)
-        auc = m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
+
+    def without(name: str) -> Callable[[], float]:
+        def refit() -> float:
+            keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
+            model = fit._failure_model(100, seed)
+            model.fit(train.x[:, keep], train.target, sample_weight=weight)
+            return m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
+
+        return refit
+
+    top = list(ranked)[:3]
+    for name, auc in zip(
+        top, concurrently([without(name) for name in top], threads), strict=True
+    ):
         out[f"without {name}"] = auc
         applies = np.isfinite(full) and full - 0.5 > tolerance
         if applies and (auc - 0.5) < COLLAPSE_SHARE * (full - 0.5):
@@ -979,6 +1011,7 @@ def _fit_and_check(
     seed: int,
     plans: tuple[np.ndarray, np.ndarray] | None,
     check_plans: tuple[np.ndarray, np.ndarray] | None,
+    threads: int = 1,
 ) -> tuple[tuple, dict[str, object]]:
     """Fit the four models and run the sanity checks, side by side where they can.
 
@@ -1016,7 +1049,9 @@ def _fit_and_check(
     assert failure is not None  # submitted: inputs.result() raised otherwise
     assert battery is not None
     fail = failure.result()[0]
-    failure_check, home_check = sanity_parts(groups, fail, ht, seed=seed, plans=plans)
+    failure_check, home_check = sanity_parts(
+        groups, fail, ht, seed=seed, plans=plans, threads=threads
+    )
     checks = [
         stages.submit("sanity checks", failure_check),
         stages.submit("sanity checks: home type", home_check, report=False),
@@ -1058,11 +1093,17 @@ def train_models(
     exports: list[Export] = []
     t0 = time.perf_counter()
 
-    with ThreadPoolExecutor(max(1, threads or FIT_THREADS)) as pool:
+    threads = max(1, threads or FIT_THREADS)
+    with ThreadPoolExecutor(threads) as pool:
         stages = _Stages(pool, progress)
         try:
             fitted_all, sanity = _fit_and_check(
-                stages, groups, seed=seed, plans=plans, check_plans=check_plans
+                stages,
+                groups,
+                seed=seed,
+                plans=plans,
+                check_plans=check_plans,
+                threads=threads,
             )
         finally:
             pool.shutdown(cancel_futures=True)
