@@ -603,8 +603,8 @@ def sanity_parts(
     Each returns its figures, its shuffled-label failures and its removal
     failures. One random stream drew the failure shuffle, then the home-type
     one: the home-type check gets a copy of it advanced past the first draw, so
-    the figures are those of running both in turn. `threads`: the failure
-    check's refits run side by side in this many threads (the same figures).
+    the figures are those of running both in turn. `threads`: each check's
+    refits run side by side in this many threads (the same figures).
     """
     rng = np.random.default_rng(seed)
     train = failure_rows(groups["train"], "before")
@@ -621,7 +621,9 @@ def sanity_parts(
         )
 
     def home_check() -> Check:
-        return _home_sanity(groups, home_type, plans, rng=home_rng, seed=seed)
+        return _home_sanity(
+            groups, home_type, plans, rng=home_rng, seed=seed, threads=threads
+        )
 
     return failure_check, home_check
 
@@ -703,8 +705,12 @@ def _home_sanity(
     *,
     rng: np.random.Generator,
     seed: int,
+    threads: int = 1,
 ) -> Check:
-    """Shuffled labels and feature removal for the home-type model."""
+    """Shuffled labels and feature removal for the home-type model.
+
+    With `threads` above one, the removal refits run side by side.
+    """
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
 
     ht_train = _with_plans(
@@ -733,7 +739,13 @@ def _home_sanity(
         shuffled.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
     removal: list[str] = []
     out["home_type_without_top_feature"] = _removal_home(
-        home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=removal
+        home_type,
+        ht_train,
+        ht_test,
+        (chance, margin),
+        seed=seed,
+        failures=removal,
+        threads=threads,
     )
     return out, shuffled, removal
 
@@ -858,6 +870,7 @@ def _removal_home(
     *,
     seed: int,
     failures: list[str],
+    threads: int = 1,
 ) -> dict[str, object]:
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
 
@@ -883,14 +896,23 @@ def _removal_home(
         "full_balanced_accuracy": full,
         "importance": [[k, v] for k, v in ranked.items()],
     }
-    for name in list(ranked)[:3]:
-        keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
-        model = fit.HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.1, early_stopping=False, random_state=seed
-        ).fit(train.x[:, keep], train.label)
-        score_without = float(
-            balanced_accuracy_score(test.truth, model.predict(test.x[:, keep]))
-        )
+
+    def without(name: str) -> Callable[[], float]:
+        def refit() -> float:
+            keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
+            model = fit.HistGradientBoostingClassifier(
+                max_iter=100, learning_rate=0.1, early_stopping=False, random_state=seed
+            ).fit(train.x[:, keep], train.label)
+            return float(
+                balanced_accuracy_score(test.truth, model.predict(test.x[:, keep]))
+            )
+
+        return refit
+
+    top = list(ranked)[:3]
+    for name, score_without in zip(
+        top, concurrently([without(name) for name in top], threads), strict=True
+    ):
         out[f"without {name}"] = score_without
         applies = full - chance > margin
         if applies and score_without - chance < COLLAPSE_SHARE * (full - chance):
