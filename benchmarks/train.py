@@ -11,15 +11,17 @@ Times, on an existing dataset (e.g. `homeiq-trainer generate --homes 1000`):
    rollups (what a dataset of events only costs);
 3. the same with the per-home cache the first pass wrote;
 4. fitting, evaluating, checking and exporting all four models (`train_models`,
-   stages in `--threads` threads), registry writes included;
+   stages in `--threads` threads, default as `homeiq-trainer train`), registry
+   writes included;
 
 and the shipped-model figures the issue asks for: each exported model's size and
 its load time with the core's numpy backend (best of 5). The cache directory the
 first pass writes is removed at the start, so pass 1 is always uncached; with
 `--cached`, pass 1 is skipped and the cache a previous run wrote is used. Wall
 and CPU seconds are printed per pass and per training stage (CPU of the worker
-processes for extraction, of the stage's own thread for a stage), with the load
-average before and after.
+processes for extraction, of the stage's own thread for a stage: work a stage
+hands to threads of its own, e.g. the failure check's refits, is not in its
+figure), with the load average before and after.
 """
 
 import argparse
@@ -32,7 +34,7 @@ import time
 
 from homeiq_core.inference import load_model
 from homeiq_trainer.models.extract import CACHE_DIR, extract
-from homeiq_trainer.models.pipeline import MODEL_NAMES, train_models
+from homeiq_trainer.models.pipeline import FIT_THREADS, MODEL_NAMES, train_models
 from homeiq_trainer.models.registry import current
 
 
@@ -69,7 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=1, help="training threads")
+    parser.add_argument(
+        "--threads", type=int, default=FIT_THREADS, help="training threads"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cached", action="store_true", help="skip the uncached pass")
     parser.add_argument(

@@ -31,7 +31,8 @@ def bootstrap(
     """Return the 95 % interval of `metric(rows)` over homes resampled with replacement.
 
     `homes` holds each row's home; `metric` gets the indices of a resample's rows.
-    Resamples where the metric is undefined (NaN) are skipped.
+    Resamples where the metric is undefined (NaN) are skipped. The metrics of
+    this module use `weighted_bootstrap` (the same resamples, no rows copied).
     """
     rng = np.random.default_rng(seed)
     unique, inverse = np.unique(homes, return_inverse=True)
@@ -40,13 +41,99 @@ def bootstrap(
     for _ in range(reps):
         chosen = rng.integers(len(unique), size=len(unique))
         rows = np.concatenate([members[k] for k in chosen]) if len(chosen) else []
-        value = metric(np.asarray(rows, dtype=np.int64))
-        if np.isfinite(value):
-            values.append(value)
-    if not values:
+        values.append(metric(np.asarray(rows, dtype=np.int64)))
+    return _interval(values)
+
+
+def weighted_bootstrap(
+    metric: Callable[[np.ndarray], float],
+    homes: np.ndarray,
+    *,
+    seed: int,
+    reps: int = BOOTSTRAP,
+) -> list[float]:
+    """Return `bootstrap`'s interval from the same resamples, given as row weights.
+
+    `metric` gets each row's weight: how many times its home was drawn (0 when
+    it was not). A metric of repeated rows equals its weighted form, so the
+    interval is `bootstrap`'s (to float rounding: sums in another order) without
+    stacking rows or calling scikit-learn per resample.
+    """
+    rng = np.random.default_rng(seed)
+    unique, inverse = np.unique(homes, return_inverse=True)
+    values = []
+    for _ in range(reps):
+        chosen = rng.integers(len(unique), size=len(unique))
+        drawn = np.bincount(chosen, minlength=len(unique)).astype(np.float64)
+        values.append(metric(drawn[inverse]))
+    return _interval(values)
+
+
+def _interval(values: list[float]) -> list[float]:
+    """Return the 2.5 and 97.5 percentiles of the finite values (NaN without)."""
+    finite = [value for value in values if np.isfinite(value)]
+    if not finite:
         return [float("nan"), float("nan")]
-    low, high = np.percentile(values, [2.5, 97.5])
+    low, high = np.percentile(finite, [2.5, 97.5])
     return [float(low), float(high)]
+
+
+class Ranked:
+    """Rows sorted by score once: ROC-AUC and average precision of any weights.
+
+    The weighted forms of scikit-learn's `roc_auc_score` and
+    `average_precision_score` (ties grouped the same way), for bootstrap
+    resamples given as row weights (`weighted_bootstrap`).
+    """
+
+    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
+        """Sort the rows by decreasing score; keep where each distinct score ends."""
+        self.order = np.argsort(score, kind="mergesort")[::-1]
+        self.positive = (np.asarray(y)[self.order] == 1).astype(np.float64)
+        ranked = np.asarray(score)[self.order]
+        self.ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
+
+    def _counts(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return true and false positives above each threshold; None if one class."""
+        if not len(self.order):
+            return None
+        w = weight[self.order]
+        true = np.cumsum(w * self.positive)[self.ends]
+        false = np.cumsum(w * (1.0 - self.positive))[self.ends]
+        return (true, false) if true[-1] > 0 and false[-1] > 0 else None
+
+    def roc_auc(self, weight: np.ndarray) -> float:
+        """Return the weighted ROC-AUC, NaN without both classes."""
+        counts = self._counts(weight)
+        if counts is None:
+            return float("nan")
+        true, false = counts
+        tpr = np.r_[0.0, true / true[-1]]
+        fpr = np.r_[0.0, false / false[-1]]
+        return float(np.trapezoid(tpr, fpr))
+
+    def pr_auc(self, weight: np.ndarray) -> float:
+        """Return the weighted average precision, NaN without both classes."""
+        counts = self._counts(weight)
+        if counts is None:
+            return float("nan")
+        true, false = counts
+        flagged = true + false
+        # Thresholds above every drawn row add no recall; their precision is moot.
+        precision = np.divide(true, flagged, out=np.ones_like(true), where=flagged > 0)
+        recall = np.r_[0.0, true / true[-1]]
+        return float(np.sum(np.diff(recall) * precision))
+
+
+def weighted_mean(values: np.ndarray, weight: np.ndarray) -> float:
+    """Return the weighted mean of `values` (NaN without weight).
+
+    Rows of weight 0 are left out, even where their value is NaN.
+    """
+    total = weight.sum()
+    if not total:
+        return float("nan")
+    return float(np.where(weight > 0, weight * values, 0.0).sum() / total)
 
 
 def pr_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -116,27 +203,25 @@ def failure_metrics(
         mask = negatives | (kind == k)
         if (kind == k).any():
             yk, sk, hk = y[mask], score[mask], homes[mask]
+            ranked = Ranked(yk, sk)
             per_kind[name] = {
                 "positives": int((kind == k).sum()),
                 "rows": int(mask.sum()),
                 "base_rate": float((kind == k).sum() / mask.sum()),
                 "pr_auc": pr_auc(yk, sk),
-                "pr_auc_ci": bootstrap(
-                    lambda r, yk=yk, sk=sk: pr_auc(yk[r], sk[r]),
-                    hk,
-                    seed=seed,
-                ),
+                "pr_auc_ci": weighted_bootstrap(ranked.pr_auc, hk, seed=seed),
                 "roc_auc": roc_auc(yk, sk),
             }
+    ranked = Ranked(y, score)
     return {
         "rows": len(y),
         "positives": int(y.sum()),
         "homes": len(np.unique(homes)),
         "base_rate": float(y.mean()) if len(y) else float("nan"),
         "pr_auc": pr_auc(y, score),
-        "pr_auc_ci": bootstrap(lambda r: pr_auc(y[r], score[r]), homes, seed=seed),
+        "pr_auc_ci": weighted_bootstrap(ranked.pr_auc, homes, seed=seed),
         "roc_auc": roc_auc(y, score),
-        "roc_auc_ci": bootstrap(lambda r: roc_auc(y[r], score[r]), homes, seed=seed),
+        "roc_auc_ci": weighted_bootstrap(ranked.roc_auc, homes, seed=seed),
         "recall_at_precision_0.8": recall_at_precision(y, score, 0.8),
         "lead_time_h_median": (
             float(np.median(lead_h[alarms])) if alarms.any() else float("nan")
@@ -169,7 +254,7 @@ def foreseeable_metrics(
         "positives": int(y.sum()),
         "base_rate": float(y.mean()) if len(y) else float("nan"),
         "pr_auc": pr_auc(y, score),
-        "pr_auc_ci": bootstrap(lambda r: pr_auc(y[r], score[r]), homes, seed=seed),
+        "pr_auc_ci": weighted_bootstrap(Ranked(y, score).pr_auc, homes, seed=seed),
         "roc_auc": roc_auc(y, score),
         "best_baseline_pr_auc": best,
     }
@@ -259,36 +344,74 @@ def home_type_metrics(
     predicted = classes[probabilities.argmax(axis=1)]
     onehot = (truth[:, None] == classes[None, :]).astype(float)
 
-    def macro_f1(r: np.ndarray) -> float:
-        return float(
-            f1_score(
-                truth[r],
-                predicted[r],
-                average="macro",
-                labels=classes,
-                zero_division=0,
-            )
-        )
-
+    macro_f1 = float(
+        f1_score(truth, predicted, average="macro", labels=classes, zero_division=0)
+    )
     return {
         "homes": len(np.unique(homes)),
-        "macro_f1": macro_f1(np.arange(len(truth))),
-        "macro_f1_ci": bootstrap(macro_f1, homes, seed=seed),
+        "macro_f1": macro_f1,
+        "macro_f1_ci": weighted_bootstrap(
+            _weighted_macro_f1(truth, predicted, classes), homes, seed=seed
+        ),
         "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
         "log_loss": float(log_loss(truth, probabilities, labels=classes)),
         "uniform_log_loss": float(np.log(len(classes))),
         "brier": float(((probabilities - onehot) ** 2).sum(axis=1).mean()),
         "ece": expected_calibration_error(truth, probabilities, classes),
-        "ece_ci": bootstrap(
-            lambda r: expected_calibration_error(truth[r], probabilities[r], classes),
-            homes,
-            seed=seed,
+        "ece_ci": weighted_bootstrap(
+            _weighted_ece(truth, probabilities, classes), homes, seed=seed
         ),
         "ece_floor": ece_floor(probabilities, classes, seed=seed),
         "rows": len(truth),
         "flat_vs_house_accuracy": flat_vs_house_accuracy(truth, probabilities, classes),
         "reliability": reliability(truth, probabilities, classes),
     }
+
+
+def _weighted_macro_f1(
+    truth: np.ndarray, predicted: np.ndarray, classes: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    """Return macro-F1 over `classes` of weighted rows (`f1_score`, zero_division 0).
+
+    Each class's F1 is 2 TP / (2 TP + FP + FN) = 2 TP / (true + predicted rows).
+    """
+    k = len(classes)
+    true_class = np.searchsorted(classes, truth)
+    predicted_class = np.searchsorted(classes, predicted)
+    hit = true_class == predicted_class
+
+    def score(weight: np.ndarray) -> float:
+        if not weight.sum():
+            return float("nan")
+        hits = np.bincount(true_class[hit], weight[hit], minlength=k)
+        shown = np.bincount(true_class, weight, minlength=k)
+        shown += np.bincount(predicted_class, weight, minlength=k)
+        f1 = np.divide(2 * hits, shown, out=np.zeros(k), where=shown > 0)
+        return float(f1.mean())
+
+    return score
+
+
+def _weighted_ece(
+    truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    """Return `expected_calibration_error` of weighted rows."""
+    top = probabilities.max(axis=1)
+    correct = (classes[probabilities.argmax(axis=1)] == truth).astype(np.float64)
+    bins = np.minimum((top * ECE_BINS).astype(int), ECE_BINS - 1)
+
+    def score(weight: np.ndarray) -> float:
+        total = weight.sum()
+        if not total:
+            return float("nan")
+        rows = np.bincount(bins, weight, minlength=ECE_BINS)
+        hits = np.bincount(bins, weight * correct, minlength=ECE_BINS)
+        confidence = np.bincount(bins, weight * top, minlength=ECE_BINS)
+        filled = rows > 0
+        gap = np.abs(hits[filled] - confidence[filled]) / rows[filled]
+        return float((rows[filled] / total * gap).sum())
+
+    return score
 
 
 def _with_unknown(
@@ -320,17 +443,14 @@ def battery_metrics(
     base_error = np.abs(baseline - truth)
     inside = (truth >= forecast[:, 0]) & (truth <= forecast[:, 2])
 
-    def mae(r: np.ndarray) -> float:
-        r = r[given[r]]
-        return float(error[r].mean()) if len(r) else float("nan")
-
     both = given & np.isfinite(baseline)
 
-    def model_minus_linear(r: np.ndarray) -> float:
-        r = r[both[r]]
-        if not len(r):
-            return float("nan")
-        return float(error[r].mean() - base_error[r].mean())
+    def mae(weight: np.ndarray) -> float:
+        return weighted_mean(error, weight * given)
+
+    def model_minus_linear(weight: np.ndarray) -> float:
+        weight = weight * both
+        return weighted_mean(error, weight) - weighted_mean(base_error, weight)
 
     return {
         "rows": len(truth),
@@ -341,8 +461,8 @@ def battery_metrics(
             text: int((reason == code).sum())
             for code, text in NO_FORECAST_REASONS.items()
         },
-        "mae_days": mae(np.arange(len(truth))),
-        "mae_days_ci": bootstrap(mae, homes, seed=seed),
+        "mae_days": float(error[given].mean()) if given.any() else float("nan"),
+        "mae_days_ci": weighted_bootstrap(mae, homes, seed=seed),
         "coverage_10_90": float(inside[given].mean()) if given.any() else float("nan"),
         "linear_baseline_mae_days_same_rows": (
             float(base_error[both].mean()) if both.any() else float("nan")
@@ -352,7 +472,7 @@ def battery_metrics(
         ),
         "linear_baseline_rows": int(both.sum()),
         # Paired over the same rows and homes: below 0, the model is better.
-        "model_minus_linear_mae_days_ci": bootstrap(
+        "model_minus_linear_mae_days_ci": weighted_bootstrap(
             model_minus_linear, homes, seed=seed
         ),
         "truth_below_cap_rows": int((truth < BATTERY_CAP_DAYS).sum()),

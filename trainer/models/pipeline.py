@@ -284,13 +284,24 @@ def _pr_curve(y: np.ndarray, score: np.ndarray) -> dict[str, list[float]]:
     return {"precision": p[::step].tolist(), "recall": r[::step].tolist()}
 
 
-def train_failure(
-    groups: dict[str, list[HomeRows]], *, seed: int
-) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object], list[str]]:
-    """Fit the failure model on early days of train homes; test on later test days."""
+@dataclass
+class FailureInputs:
+    """The failure model's train and validation rows, the position features dropped.
+
+    The battery models drop the same features: they can start as soon as these
+    are known, beside the failure fit (`failure_inputs`).
+    """
+
+    train: DeviceRows
+    validation: DeviceRows
+    leaks: dict[str, float]
+    dropped: list[str]
+
+
+def failure_inputs(groups: dict[str, list[HomeRows]], *, seed: int) -> FailureInputs:
+    """Return the failure model's rows and the position features that leak."""
     train = failure_rows(groups["train"], "before")
     validation = failure_rows(groups["validation"], "after")
-    test = failure_rows(groups["test"], "after")
     if train.target.sum() < 5 or len(np.unique(train.target)) < 2:
         raise SanityError(
             f"device_failure: {int(train.target.sum())} failing rows to train on; "
@@ -302,7 +313,24 @@ def train_failure(
         (validation.x, validation.target),
         seed=seed,
     )
-    dropped = fit.leaking(leaks, 0.5)
+    return FailureInputs(train, validation, leaks, fit.leaking(leaks, 0.5))
+
+
+def train_failure(
+    groups: dict[str, list[HomeRows]],
+    *,
+    seed: int,
+    inputs: FailureInputs | None = None,
+) -> tuple[Fitted, np.ndarray, dict[str, object], dict[str, object], list[str]]:
+    """Fit the failure model on early days of train homes; test on later test days.
+
+    `inputs`: `failure_inputs` of the same groups and seed, if already computed.
+    """
+    if inputs is None:
+        inputs = failure_inputs(groups, seed=seed)
+    train, validation = inputs.train, inputs.validation
+    leaks, dropped = inputs.leaks, inputs.dropped
+    test = failure_rows(groups["test"], "after")
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
     rows, weight = fit.subsample_negatives(
@@ -440,8 +468,8 @@ def evaluate_anomaly(
         "symptomatic_rows": int(y.sum()),
         "homes": len(np.unique(homes)),
         "roc_auc": m.roc_auc(y, anomaly),
-        "roc_auc_ci": m.bootstrap(
-            lambda r: m.roc_auc(y[r], anomaly[r]), homes, seed=seed
+        "roc_auc_ci": m.weighted_bootstrap(
+            m.Ranked(y, anomaly).roc_auc, homes, seed=seed
         ),
         "pr_auc": m.pr_auc(y, anomaly),
         "base_rate": float(y.mean()) if len(y) else float("nan"),
@@ -488,8 +516,15 @@ def importances(
     metric: Callable[[np.ndarray, np.ndarray], float],
     *,
     seed: int,
+    read: Collection[int] | None = None,
 ) -> dict[str, float]:
-    """Return the metric drop when each feature is permuted (a row subsample)."""
+    """Return the metric drop when each feature is permuted (a row subsample).
+
+    `read`: the columns the model splits on (`split_columns`), None if unknown.
+    Permuting any other column leaves every prediction as it was: its drop is
+    0.0 exactly, so it is not scored again (its permutation is still drawn, so
+    the other columns' permutations stay those of scoring every column).
+    """
     rng = np.random.default_rng(seed)
     if len(x) > IMPORTANCE_ROWS:
         keep = rng.choice(len(x), IMPORTANCE_ROWS, replace=False)
@@ -501,8 +536,28 @@ def importances(
             continue
         shuffled = x.copy()
         shuffled[:, j] = rng.permutation(shuffled[:, j])
+        if read is not None and j not in read:
+            out[name] = 0.0
+            continue
         out[name] = float(base - metric(y, score(shuffled)))
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def split_columns(estimator: object) -> set[int] | None:
+    """Return the columns a HistGradientBoosting model splits on (None: other).
+
+    Only split nodes read a column (a missing value follows the split's own
+    direction), so predictions do not depend on any other column.
+    """
+    predictors = getattr(estimator, "_predictors", None)
+    if predictors is None:
+        return None
+    read: set[int] = set()
+    for trees in predictors:
+        for tree in trees:
+            splits = ~tree.nodes["is_leaf"].astype(bool)
+            read.update(tree.nodes["feature_idx"][splits].tolist())
+    return read
 
 
 def sanity_checks(
@@ -541,13 +596,15 @@ def sanity_parts(
     *,
     seed: int,
     plans: tuple[np.ndarray, np.ndarray] | None = None,
+    threads: int = 1,
 ) -> tuple[Callable[[], Check], Callable[[], Check]]:
     """Return the failure and home-type checks as two independent calls.
 
     Each returns its figures, its shuffled-label failures and its removal
     failures. One random stream drew the failure shuffle, then the home-type
     one: the home-type check gets a copy of it advanced past the first draw, so
-    the figures are those of running both in turn.
+    the figures are those of running both in turn. `threads`: each check's
+    refits run side by side in this many threads (the same figures).
     """
     rng = np.random.default_rng(seed)
     train = failure_rows(groups["train"], "before")
@@ -559,10 +616,14 @@ def sanity_parts(
     home_rng.permutation(len(train.target))  # the failure check's shuffle
 
     def failure_check() -> Check:
-        return _failure_sanity(groups, failure, (train, weight), rng=rng, seed=seed)
+        return _failure_sanity(
+            groups, failure, (train, weight), rng=rng, seed=seed, threads=threads
+        )
 
     def home_check() -> Check:
-        return _home_sanity(groups, home_type, plans, rng=home_rng, seed=seed)
+        return _home_sanity(
+            groups, home_type, plans, rng=home_rng, seed=seed, threads=threads
+        )
 
     return failure_check, home_check
 
@@ -592,22 +653,43 @@ def _failure_sanity(
     *,
     rng: np.random.Generator,
     seed: int,
+    threads: int = 1,
 ) -> Check:
-    """Shuffled labels and feature removal for the failure model."""
+    """Shuffled labels and feature removal for the failure model.
+
+    The shuffled-label refit and the removal refits are independent: with
+    `threads` above one they run side by side.
+    """
     train, weight = weighted
     test = failure_rows(groups["test"], "after")
     cols = failure.columns(DEVICE_NAMES)
-    shuffled_auc = shuffled_roc_auc(
-        (train.x[:, cols], train.target, weight),
-        (test.x[:, cols], test.target),
-        rng=rng,
-        seed=seed,
-    )
-    out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     positives = int(test.target.sum())
     tolerance = null_auc_tolerance(
         distinct_failures(test), len(test.target) - positives
     )
+    removal: list[str] = []
+
+    def shuffled_check() -> object:
+        return shuffled_roc_auc(
+            (train.x[:, cols], train.target, weight),
+            (test.x[:, cols], test.target),
+            rng=rng,
+            seed=seed,
+        )
+
+    def removal_check() -> object:
+        return _removal(
+            failure,
+            weighted,
+            test,
+            tolerance,
+            seed=seed,
+            failures=removal,
+            threads=threads,
+        )
+
+    shuffled_auc, without = concurrently([shuffled_check, removal_check], threads)
+    out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     out["failure_shuffled_tolerance"] = tolerance
     shuffled = []
     # Above chance only: a model of random labels that ranks the test failures
@@ -616,10 +698,7 @@ def _failure_sanity(
     # homes), and no route for a leak.
     if np.isfinite(shuffled_auc) and shuffled_auc - 0.5 > tolerance:
         shuffled.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
-    removal: list[str] = []
-    out["failure_without_top_feature"] = _removal(
-        failure, weighted, test, tolerance, seed=seed, failures=removal
-    )
+    out["failure_without_top_feature"] = without
     return out, shuffled, removal
 
 
@@ -630,8 +709,12 @@ def _home_sanity(
     *,
     rng: np.random.Generator,
     seed: int,
+    threads: int = 1,
 ) -> Check:
-    """Shuffled labels and feature removal for the home-type model."""
+    """Shuffled labels and feature removal for the home-type model.
+
+    With `threads` above one, the removal refits run side by side.
+    """
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
 
     ht_train = _with_plans(
@@ -660,7 +743,13 @@ def _home_sanity(
         shuffled.append(f"home type on shuffled labels: {shuffled_bacc:.2f}")
     removal: list[str] = []
     out["home_type_without_top_feature"] = _removal_home(
-        home_type, ht_train, ht_test, (chance, margin), seed=seed, failures=removal
+        home_type,
+        ht_train,
+        ht_test,
+        (chance, margin),
+        seed=seed,
+        failures=removal,
+        threads=threads,
     )
     return out, shuffled, removal
 
@@ -737,6 +826,7 @@ def _removal(
     *,
     seed: int,
     failures: list[str],
+    threads: int = 1,
 ) -> dict[str, object]:
     train, weight = weighted
     cols = fitted.columns(DEVICE_NAMES)
@@ -749,16 +839,26 @@ def _removal(
         fitted.features,
         lambda y, p: m.roc_auc(y, p[:, 1]),
         seed=seed,
+        read=split_columns(fitted.estimator),
     )
     out: dict[str, object] = {
         "full_roc_auc": full,
         "importance": [[k, v] for k, v in ranked.items()],
     }
-    for name in list(ranked)[:3]:
-        keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
-        model = fit._failure_model(100, seed)
-        model.fit(train.x[:, keep], train.target, sample_weight=weight)
-        auc = m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
+
+    def without(name: str) -> Callable[[], float]:
+        def refit() -> float:
+            keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
+            model = fit._failure_model(100, seed)
+            model.fit(train.x[:, keep], train.target, sample_weight=weight)
+            return m.roc_auc(test.target, model.predict_proba(test.x[:, keep])[:, 1])
+
+        return refit
+
+    top = list(ranked)[:3]
+    for name, auc in zip(
+        top, concurrently([without(name) for name in top], threads), strict=True
+    ):
         out[f"without {name}"] = auc
         applies = np.isfinite(full) and full - 0.5 > tolerance
         if applies and (auc - 0.5) < COLLAPSE_SHARE * (full - 0.5):
@@ -774,6 +874,7 @@ def _removal_home(
     *,
     seed: int,
     failures: list[str],
+    threads: int = 1,
 ) -> dict[str, object]:
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
 
@@ -793,19 +894,29 @@ def _removal_home(
         fitted.features,
         bacc,
         seed=seed,
+        read=split_columns(fitted.estimator),
     )
     out: dict[str, object] = {
         "full_balanced_accuracy": full,
         "importance": [[k, v] for k, v in ranked.items()],
     }
-    for name in list(ranked)[:3]:
-        keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
-        model = fit.HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.1, early_stopping=False, random_state=seed
-        ).fit(train.x[:, keep], train.label)
-        score_without = float(
-            balanced_accuracy_score(test.truth, model.predict(test.x[:, keep]))
-        )
+
+    def without(name: str) -> Callable[[], float]:
+        def refit() -> float:
+            keep = [c for c, n in zip(cols, fitted.features, strict=True) if n != name]
+            model = fit.HistGradientBoostingClassifier(
+                max_iter=100, learning_rate=0.1, early_stopping=False, random_state=seed
+            ).fit(train.x[:, keep], train.label)
+            return float(
+                balanced_accuracy_score(test.truth, model.predict(test.x[:, keep]))
+            )
+
+        return refit
+
+    top = list(ranked)[:3]
+    for name, score_without in zip(
+        top, concurrently([without(name) for name in top], threads), strict=True
+    ):
         out[f"without {name}"] = score_without
         applies = full - chance > margin
         if applies and score_without - chance < COLLAPSE_SHARE * (full - chance):
@@ -926,13 +1037,16 @@ def _fit_and_check(
     seed: int,
     plans: tuple[np.ndarray, np.ndarray] | None,
     check_plans: tuple[np.ndarray, np.ndarray] | None,
+    threads: int = 1,
 ) -> tuple[tuple, dict[str, object]]:
     """Fit the four models and run the sanity checks, side by side where they can.
 
-    The failure model starts first (the longest fit); the battery models need
-    the features it dropped, the sanity checks need it and the home-type model.
-    Errors are raised in the order of the stages run one by one (home type,
-    failure, battery, anomaly, sanity), whichever thread met them first.
+    The failure model's rows and dropped position features come first (beside
+    the home-type model); then the failure fit (the longest) and the battery
+    models, which need only those dropped features, start side by side; the
+    sanity checks need the failure and home-type models. Errors are raised in
+    the order of the stages run one by one (home type, failure, battery,
+    anomaly, sanity), whichever thread met them first.
     """
 
     def home_type() -> tuple:
@@ -941,23 +1055,33 @@ def _fit_and_check(
             ht_metrics["held_out_plans"] = evaluate_plans(ht, check_plans, seed=seed)
         return ht, ref, ht_metrics, plots
 
-    failure = stages.submit("device_failure", lambda: train_failure(groups, seed=seed))
+    inputs = stages.submit("device_failure", lambda: failure_inputs(groups, seed=seed))
     home = stages.submit("home_type", home_type)
-    anomaly = stages.submit("device_anomaly", lambda: train_anomaly(groups, seed=seed))
-    battery = None
-    if failure.exception() is None:
-        dropped = failure.result()[4]
-        battery = stages.submit(
-            "battery_days_left", lambda: train_battery(groups, dropped, seed=seed)
+    failure = battery = None
+    if inputs.exception() is None:
+        ready = inputs.result()
+        failure = stages.submit(
+            "device_failure: fit",
+            lambda: train_failure(groups, seed=seed, inputs=ready),
+            report=False,
         )
+        battery = stages.submit(
+            "battery_days_left",
+            lambda: train_battery(groups, ready.dropped, seed=seed),
+        )
+    anomaly = stages.submit("device_anomaly", lambda: train_anomaly(groups, seed=seed))
     ht = home.result()[0]
+    inputs.result()  # its error, if any, before the stages that needed it
+    assert failure is not None  # submitted: inputs.result() raised otherwise
+    assert battery is not None
     fail = failure.result()[0]
-    failure_check, home_check = sanity_parts(groups, fail, ht, seed=seed, plans=plans)
+    failure_check, home_check = sanity_parts(
+        groups, fail, ht, seed=seed, plans=plans, threads=threads
+    )
     checks = [
         stages.submit("sanity checks", failure_check),
         stages.submit("sanity checks: home type", home_check, report=False),
     ]
-    assert battery is not None  # failure.result() raised otherwise
     fitted = (home.result(), failure.result(), battery.result(), anomaly.result())
     return fitted, sanity_verdict(*(check.result() for check in checks))
 
@@ -995,11 +1119,17 @@ def train_models(
     exports: list[Export] = []
     t0 = time.perf_counter()
 
-    with ThreadPoolExecutor(max(1, threads or FIT_THREADS)) as pool:
+    threads = max(1, threads or FIT_THREADS)
+    with ThreadPoolExecutor(threads) as pool:
         stages = _Stages(pool, progress)
         try:
             fitted_all, sanity = _fit_and_check(
-                stages, groups, seed=seed, plans=plans, check_plans=check_plans
+                stages,
+                groups,
+                seed=seed,
+                plans=plans,
+                check_plans=check_plans,
+                threads=threads,
             )
         finally:
             pool.shutdown(cancel_futures=True)

@@ -79,3 +79,83 @@ def test_another_scikit_learn_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(binning, "_FOUND", None)
     with shared_sort():
         assert sk_binning._weighted_percentile is renamed
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_all_ranks_at_once_are_scikit_learns(seed: int) -> None:
+    """Vectorised over the percentiles: the same bits as scikit-learn's loop."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 3000))
+    x = np.round(rng.lognormal(size=n), seed % 3)
+    if seed % 2:
+        x[rng.random(n) < 0.2] = np.nan
+    if seed == 4:
+        x = np.sort(rng.integers(0, 5, size=n).astype(np.float64))
+    weight = np.where(rng.random(n) < 0.3, 1.0, 12.345678)
+    weight[rng.random(n) < 0.2] = 0.0  # zero weights next to a percentile
+    np.testing.assert_array_equal(
+        binning.all_ranks(x, weight), _weighted_percentile(x, weight, RANKS, True)
+    )
+
+
+def test_all_ranks_hands_other_columns_to_scikit_learn() -> None:
+    x = np.arange(10, dtype=np.float32)
+    for weight in (np.ones(10), np.zeros(10)):
+        np.testing.assert_array_equal(
+            binning.all_ranks(x, weight), _weighted_percentile(x, weight, RANKS, True)
+        )
+    assert np.isnan(binning.all_ranks(x.astype(np.float64), np.zeros(10)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_rank_is_scikit_learns(seed: int) -> None:
+    """A quantile model's leaf percentile: the same bits as scikit-learn's."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    x = np.round(rng.normal(size=n), seed)
+    if seed == 1:
+        x[rng.random(n) < 0.3] = np.nan
+    weight = np.where(rng.random(n) < 0.5, 1.0, 3.7)
+    if seed == 2:
+        weight[: n // 2] = 0.0  # leading zero weights at rank 0
+    for rank in (0.0, 10.0, 50.0, 90.0, 100.0):
+        expected = _weighted_percentile(x, weight, rank)
+        got = binning.one_rank(x, weight, rank)
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_one_rank_hands_other_calls_to_scikit_learn() -> None:
+    x = np.arange(6, dtype=np.float64)
+    for args in (
+        (x, np.zeros(6), 50.0),
+        (x, np.ones(6), [10.0, 90.0]),
+        (x, np.ones(6), 50.0, True),
+        (x.astype(np.float32), np.ones(6, dtype=np.float32), 50.0),
+    ):
+        np.testing.assert_array_equal(
+            binning.one_rank(*args), _weighted_percentile(*args)
+        )
+
+
+def test_quantile_models_are_the_same_to_the_bit() -> None:
+    from sklearn._loss import loss as sk_loss  # noqa: PLC0415
+    from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    x = np.column_stack([_column(rng, 3000) for _ in range(4)]).astype(np.float32)
+    y = np.nan_to_num(x[:, 0]) * 3 + rng.normal(size=3000)
+    weight = np.where(rng.random(3000) < 0.3, 1.0, 6.0)
+
+    def fit() -> np.ndarray:
+        model = HistGradientBoostingRegressor(
+            loss="quantile", quantile=0.9, max_iter=15, random_state=0
+        )
+        return model.fit(x, y, sample_weight=weight).predict(x)
+
+    plain = fit()
+    with shared_sort():
+        assert sk_loss._weighted_percentile is binning.one_rank
+        fast = fit()
+    assert sk_loss._weighted_percentile is _weighted_percentile
+    np.testing.assert_array_equal(fast, plain)

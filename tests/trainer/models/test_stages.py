@@ -31,7 +31,11 @@ def test_two_threads_train_the_same_models(small_dataset, tmp_path) -> None:
     )  # fmt: skip
     assert started[-1] == "export"
     seconds = two.metrics["stage_seconds"]
-    assert set(seconds) == {*started, "sanity checks: home type"}
+    assert set(seconds) == {
+        *started,
+        "device_failure: fit",
+        "sanity checks: home type",
+    }
     assert all(s["wall_s"] >= 0 and s["cpu_s"] >= 0 for s in seconds.values())
     for name in one.registered:
         a = (one.registered[name] / "model.onnx").stat().st_size
