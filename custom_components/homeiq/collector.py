@@ -186,7 +186,13 @@ class Collector:
         """Keep a state change for the next flush; a removal carries no state."""
         state = event.data.get("new_state")
         if isinstance(state, State):
-            self._keep(state)
+            # `_keep`, inlined: this runs for every state change of the home.
+            pending = self._pending
+            pending.append(state)
+            if len(pending) >= self._flush_at:
+                self.flush()
+            elif self._timer is None:
+                self._timer = self.hass.loop.call_later(FLUSH_SECONDS, self._on_timer)
         elif state is not None:
             self.malformed += 1
 
