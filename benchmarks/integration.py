@@ -144,16 +144,16 @@ async def paced_events(
     """
     clock = _CollectorClock()
     gc.callbacks.append(clock)
-    runs = []
+    results = []
     try:
         for _ in range(runs):
             gc.collect()
             clock.seconds = 0.0
             cpu = await paced_run(hass, entity_ids)
-            runs.append((cpu, clock.seconds))
+            results.append((cpu, clock.seconds))
     finally:
         gc.callbacks.remove(clock)
-    return min(runs)
+    return min(results)
 
 
 def swap_listeners(hass: HomeAssistant, owner: object) -> Callable[[], None]:
@@ -212,7 +212,11 @@ async def settle(hass: HomeAssistant) -> None:
 
 
 async def homeiq_event_costs(
-    hass: HomeAssistant, entity_ids: list[str], entry: MockConfigEntry, rounds: int
+    hass: HomeAssistant,
+    entity_ids: list[str],
+    entry: MockConfigEntry,
+    rounds: int,
+    small_batches: int = 0,
 ) -> dict[str, tuple[float, float, float]]:
     """Return (loop CPU s, of it in collections, of it folding) per configuration.
 
@@ -223,7 +227,8 @@ async def homeiq_event_costs(
     folding each event as it arrives (a flush after every event, as before
     buffering; not timed), HomeIQ held with its two state listeners swapped for
     no-ops, and HomeIQ unloaded with a no-op listener for both events (the
-    baseline). `entry` is loaded before and after.
+    baseline). With `small_batches`, also HomeIQ folding batches of that size.
+    `entry` is loaded before and after.
     """
     best: dict[str, tuple[float, float, float]] = {}
     folding = [0.0]
@@ -248,8 +253,12 @@ async def homeiq_event_costs(
         collector.flush = timed_flush  # the listeners call self.flush
         try:
             await measure("buffered")
+            if small_batches:
+                collector._flush_at = small_batches
+                await measure(f"batches of {small_batches}")
         finally:
             del collector.flush
+            collector._flush_at = FLUSH_EVENTS
         collector._flush_at = 1  # each event folded at once
         try:
             await measure("each event")
@@ -288,7 +297,11 @@ def report_event_costs(
         f"+{(held - baseline[0]) / per_event:.2f} µs/event (gc "
         f"{costs['held'][1] / per_event:.2f})"
     )
-    for name in ("buffered", "each event"):
+    for name in (
+        "buffered",
+        *(n for n in costs if n.startswith("batches")),
+        "each event",
+    ):
         cpu, collecting, folding = costs[name]
         folded = f", folding {folding / per_event:.2f} of it" if folding else ""
         print(
@@ -449,6 +462,7 @@ async def main(  # noqa: PLR0915 - one report
     *,
     events_too: bool = True,
     rounds: int = 5,
+    small_batches: int = 0,
 ) -> None:
     with tempfile.TemporaryDirectory() as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
@@ -473,7 +487,9 @@ async def main(  # noqa: PLR0915 - one report
             # The set-up's back-fill (no recorder here) and its refresh finish first.
             await settle(hass)
             if events_too:
-                costs = await homeiq_event_costs(hass, entity_ids, entry, rounds)
+                costs = await homeiq_event_costs(
+                    hass, entity_ids, entry, rounds, small_batches
+                )
                 report_event_costs(bare, costs)
             runtime = entry.runtime_data
 
@@ -615,6 +631,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rounds", type=int, default=5, help="runs of each event configuration"
     )
+    parser.add_argument(
+        "--small-batches",
+        type=int,
+        default=0,
+        help="also measure HomeIQ folding batches of this many events",
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -623,5 +645,6 @@ if __name__ == "__main__":
             args.profile,
             events_too=not args.no_events,
             rounds=args.rounds,
+            small_batches=args.small_batches,
         )
     )

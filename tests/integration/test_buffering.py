@@ -147,7 +147,7 @@ async def test_an_event_waits_at_most_a_second_or_a_full_batch(
     assert collector.pending == 0
 
 
-async def test_scoring_and_diagnostics_see_every_event(
+async def test_scoring_saving_and_diagnostics_see_every_event(
     hass: HomeAssistant,
     home: Home,
     loaded_entry: MockConfigEntry,
@@ -164,6 +164,12 @@ async def test_scoring_and_diagnostics_see_every_event(
     hass.states.async_set("switch.washer_plug_switch", "off")
     assert collector.pending == 1
     await loaded_entry.runtime_data.coordinator.async_refresh()
+    assert collector.pending == 0
+
+    # The snapshot is taken in the store's writer thread: the loop folds first.
+    hass.states.async_set("switch.washer_plug_switch", "on")
+    assert collector.pending == 1
+    loaded_entry.runtime_data.coordinator.async_save()
     assert collector.pending == 0
 
 
