@@ -8,13 +8,15 @@ entities each (temperature, battery, link quality), registered in HA's device an
 entity registries. Figures, each against the same loop without HomeIQ:
 
 - **event cost**: CPU time of the event loop while 1,000 state changes per second
-  arrive for 5 s (least of 3 runs), with HomeIQ loaded, against the same loop with
-  a no-op listener for the same two events (what HA already pays in any real home:
-  the recorder listens to every state change) and against bare HA. Split in two by
-  a third configuration, HomeIQ loaded with its two state listeners swapped for the
-  no-op ones: what its listeners cost, and what holding HomeIQ costs (its entities
-  and telemetry make HA's loop and garbage collector slower). The loop's CPU time
-  inside garbage collections is given for each.
+  arrive for 5 s, in four configurations taken in turn `--rounds` times (least of
+  each kept): HomeIQ as it runs (its listeners keep the events, a flush folds them in
+  batches; the flushes' own CPU time is given), HomeIQ folding each event as it
+  arrives (as before buffering), HomeIQ loaded with its two state listeners swapped
+  for no-op ones (what holding HomeIQ costs: its entities and telemetry make HA's
+  loop and garbage collector slower), and HomeIQ unloaded with a no-op listener for
+  the same two events (the baseline: what HA already pays in any real home, where
+  the recorder listens to every state change). Bare HA is measured once before.
+  The loop's CPU time inside garbage collections is given for each.
 - **scoring**: the coordinator's executor job (`core.health.score_home`, numpy) for
   every device with `--days` days of rollups, rules only, best of 5.
 - **memory**: traced Python allocations HomeIQ holds once loaded with `--days` days
@@ -60,6 +62,7 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
     async_test_home_assistant,
 )
 
+from custom_components.homeiq.collector import FLUSH_EVENTS  # noqa: E402
 from custom_components.homeiq.const import CONF_RETENTION_DAYS, DOMAIN  # noqa: E402
 from custom_components.homeiq.coordinator import live_state  # noqa: E402
 from custom_components.homeiq.core.aggregator import TelemetryAggregator  # noqa: E402
@@ -134,23 +137,23 @@ def add_home(
 
 
 async def paced_events(
-    hass: HomeAssistant, entity_ids: list[str]
+    hass: HomeAssistant, entity_ids: list[str], runs: int = 3
 ) -> tuple[float, float]:
-    """Return the loop CPU seconds of the least of 3 runs of `paced_run` (shared
-    machine), and the part of them spent in garbage collections.
+    """Return the loop CPU seconds of the least of `runs` runs of `paced_run`
+    (shared machine), and the part of them spent in garbage collections.
     """
     clock = _CollectorClock()
     gc.callbacks.append(clock)
-    runs = []
+    results = []
     try:
-        for _ in range(3):
+        for _ in range(runs):
             gc.collect()
             clock.seconds = 0.0
             cpu = await paced_run(hass, entity_ids)
-            runs.append((cpu, clock.seconds))
+            results.append((cpu, clock.seconds))
     finally:
         gc.callbacks.remove(clock)
-    return min(runs)
+    return min(results)
 
 
 def swap_listeners(hass: HomeAssistant, owner: object) -> Callable[[], None]:
@@ -195,7 +198,118 @@ async def paced_run(hass: HomeAssistant, entity_ids: list[str]) -> float:
         delay = start + (i + batch) / RATE - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+    # HomeIQ folds its buffered events in on a timer: count what is still pending.
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        entry.runtime_data.collector.flush()
     return time.thread_time() - start_cpu
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Let a set-up's back-fill check, first scoring and save finish."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await asyncio.sleep(1)
+    await hass.async_block_till_done()
+
+
+async def homeiq_event_costs(
+    hass: HomeAssistant,
+    entity_ids: list[str],
+    entry: MockConfigEntry,
+    rounds: int,
+    small_batches: int = 0,
+) -> dict[str, tuple[float, float, float]]:
+    """Return (loop CPU s, of it in collections, of it folding) per configuration.
+
+    One run of 5 s per configuration in turn, `rounds` times, the least of each
+    kept (the machine is shared: its speed drifts by more than the differences
+    measured). The configurations: HomeIQ as it runs (events buffered, folded in
+    batches; the folding timed with `thread_time` around each flush), HomeIQ
+    folding each event as it arrives (a flush after every event, as before
+    buffering; not timed), HomeIQ held with its two state listeners swapped for
+    no-ops, and HomeIQ unloaded with a no-op listener for both events (the
+    baseline). With `small_batches`, also HomeIQ folding batches of that size.
+    `entry` is loaded before and after.
+    """
+    best: dict[str, tuple[float, float, float]] = {}
+    folding = [0.0]
+
+    async def measure(name: str) -> None:
+        folding[0] = 0.0
+        cpu, collecting = await paced_events(hass, entity_ids, runs=1)
+        result = (cpu, collecting, folding[0])
+        best[name] = min(best.get(name, result), result)
+
+    for _ in range(rounds):
+        collector = entry.runtime_data.collector
+        flush = collector.flush
+
+        def timed_flush(flush: Callable[[], int] = flush) -> int:
+            started = time.thread_time()
+            try:
+                return flush()
+            finally:
+                folding[0] += time.thread_time() - started
+
+        collector.flush = timed_flush  # the listeners call self.flush
+        try:
+            await measure("buffered")
+            if small_batches:
+                collector._flush_at = small_batches
+                await measure(f"batches of {small_batches}")
+        finally:
+            del collector.flush
+            collector._flush_at = FLUSH_EVENTS
+        collector._flush_at = 1  # each event folded at once
+        try:
+            await measure("each event")
+        finally:
+            collector._flush_at = FLUSH_EVENTS
+        swap_back = swap_listeners(hass, collector)
+        try:
+            await measure("held")
+        finally:
+            swap_back()
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+        stops = [
+            hass.bus.async_listen(event, _ignore, event_filter=_everything)
+            for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
+        ]
+        await measure("no-op listener")
+        for stop in stops:
+            stop()
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await settle(hass)
+    return best
+
+
+def report_event_costs(
+    bare: tuple[float, float], costs: dict[str, tuple[float, float, float]]
+) -> None:
+    """Print the per-event figures of `homeiq_event_costs` against the baselines."""
+    per_event = RATE * SECONDS / 1e6
+    baseline = costs["no-op listener"]
+    held = costs["held"][0]
+    print(
+        f"event cost at {RATE}/s: bare HA {bare[0] / per_event:.1f} µs, with a "
+        f"no-op listener {baseline[0] / per_event:.1f} µs (gc "
+        f"{baseline[1] / per_event:.2f}); HomeIQ held, listeners swapped for no-ops: "
+        f"+{(held - baseline[0]) / per_event:.2f} µs/event (gc "
+        f"{costs['held'][1] / per_event:.2f})"
+    )
+    for name in (
+        "buffered",
+        *(n for n in costs if n.startswith("batches")),
+        "each event",
+    ):
+        cpu, collecting, folding = costs[name]
+        folded = f", folding {folding / per_event:.2f} of it" if folding else ""
+        print(
+            f"  HomeIQ, {name}: {cpu / per_event:.1f} µs, added "
+            f"{(cpu - baseline[0]) / per_event:.2f} µs/event (ratio "
+            f"{cpu / baseline[0]:.2f}); its listeners {(cpu - held) / per_event:.2f}"
+            f" µs/event{folded}; gc {collecting / per_event:.2f}"
+        )
 
 
 class PlainSensor(SensorEntity):
@@ -342,7 +456,13 @@ async def timed_setup(
 
 
 async def main(  # noqa: PLR0915 - one report
-    devices: int, days: int, profile: str | None = None, *, events_too: bool = True
+    devices: int,
+    days: int,
+    profile: str | None = None,
+    *,
+    events_too: bool = True,
+    rounds: int = 5,
+    small_batches: int = 0,
 ) -> None:
     with tempfile.TemporaryDirectory() as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
@@ -352,16 +472,6 @@ async def main(  # noqa: PLR0915 - one report
 
             idle = (1.0, 0.0)
             bare = await paced_events(hass, entity_ids) if events_too else idle
-            # Real homes always have a state_changed listener (the recorder, the
-            # history, automations), so HA builds each event object anyway: the
-            # baseline has a no-op listener for both events HomeIQ listens to.
-            stops = [
-                hass.bus.async_listen(event, _ignore, event_filter=_everything)
-                for event in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
-            ]
-            baseline = await paced_events(hass, entity_ids) if events_too else idle
-            for stop in stops:
-                stop()
 
             plain = await plain_entities(hass, 4 * devices + 7)
             t = time.perf_counter()
@@ -375,31 +485,13 @@ async def main(  # noqa: PLR0915 - one report
             entry.add_to_hass(hass)
             assert await hass.config_entries.async_setup(entry.entry_id)
             # The set-up's back-fill (no recorder here) and its refresh finish first.
-            await hass.async_block_till_done(wait_background_tasks=True)
-            await asyncio.sleep(1)
-            await hass.async_block_till_done()
-            with_homeiq = await paced_events(hass, entity_ids) if events_too else idle
+            await settle(hass)
+            if events_too:
+                costs = await homeiq_event_costs(
+                    hass, entity_ids, entry, rounds, small_batches
+                )
+                report_event_costs(bare, costs)
             runtime = entry.runtime_data
-            swap_back = swap_listeners(hass, runtime.collector)
-            held = await paced_events(hass, entity_ids) if events_too else idle
-            swap_back()
-            per_event = RATE * SECONDS / 1e6
-            print(
-                f"event cost at {RATE}/s: bare HA {bare[0] / per_event:.1f} µs, "
-                f"with a no-op listener {baseline[0] / per_event:.1f} µs, "
-                f"with {with_homeiq[0] / per_event:.1f} µs; added "
-                f"{(with_homeiq[0] - baseline[0]) / per_event:.2f} µs/event "
-                f"(ratio {with_homeiq[0] / baseline[0]:.2f})"
-            )
-            print(
-                f"  split: HomeIQ's listeners "
-                f"{(with_homeiq[0] - held[0]) / per_event:.2f} µs/event, holding "
-                f"HomeIQ (listeners swapped for no-ops) "
-                f"{(held[0] - baseline[0]) / per_event:.2f} µs/event; garbage "
-                f"collection {baseline[1] / per_event:.2f} µs/event with the no-op "
-                f"listener, {with_homeiq[1] / per_event:.2f} with HomeIQ, "
-                f"{held[1] / per_event:.2f} holding it"
-            )
 
             inventory = runtime.collector.home.inventory
             document = stored_state(inventory, days)
@@ -536,7 +628,23 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-events", action="store_true", help="skip the event-cost runs"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="runs of each event configuration"
+    )
+    parser.add_argument(
+        "--small-batches",
+        type=int,
+        default=0,
+        help="also measure HomeIQ folding batches of this many events",
+    )
     args = parser.parse_args()
     asyncio.run(
-        main(args.devices, args.days, args.profile, events_too=not args.no_events)
+        main(
+            args.devices,
+            args.days,
+            args.profile,
+            events_too=not args.no_events,
+            rounds=args.rounds,
+            small_batches=args.small_batches,
+        )
     )

@@ -7,11 +7,22 @@ excluded devices cost a set lookup. The registries are followed too: when device
 entities, areas or floors change, the inventory is rebuilt once the burst of
 changes has settled, and the aggregator is carried over to it (devices that stay
 keep every counter; new ones start empty; removed ones are dropped).
+
+The listeners only append the event to a list; `flush` folds the list into the
+aggregator in one tight loop, when it holds `FLUSH_EVENTS` events, `FLUSH_SECONDS`
+after its first event, and whenever the aggregator is read on the event loop
+(scoring, saving, diagnostics, rebuilds, unloading). Between two events HA's loop
+runs enough other code to push the aggregator's objects out of the CPU's caches,
+so folding one event at a time costs two to three times what the same fold costs
+in a loop. Folding is the same whether buffered or not: the aggregator ends in the
+same state (tested).
 """
 
+import asyncio
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 import math
+import threading
 import time
 from typing import Any
 
@@ -43,6 +54,13 @@ from .storage import unpack_telemetry
 # An event kept aside: (a change, not a re-report?, entity id, state, attributes,
 # POSIX s).
 type Later = tuple[bool, str, str | None, Mapping[str, Any] | None, float]
+# An event waiting to be folded in: a change's new `State` (immutable but for its
+# `last_reported`, which a change does not read), or a re-report's (entity id,
+# POSIX s), its time taken when it happened.
+type Pending = State | tuple[str, float]
+
+FLUSH_EVENTS = 1000  # events folded in at once: a second's worth at 1,000/s
+FLUSH_SECONDS = 1.0  # the longest an event waits to be folded in
 
 
 def restore_aggregator(
@@ -86,9 +104,12 @@ class Collector:
         self._later: list[Later] | None = None
         self._tap_from = math.inf
         self.rebuilds = 0
-        self.aggregator = TelemetryAggregator(
+        self._aggregator = TelemetryAggregator(
             self.home.inventory, start=time.time(), history_days=retention_days
         )
+        self._pending: list[Pending] = []
+        self._flush_at = FLUSH_EVENTS  # 1 while tapped: every event folded at once
+        self._timer: asyncio.TimerHandle | None = None
         self._listeners: list[Callable[[], None]] = []
         self._debouncer = Debouncer(
             hass,
@@ -106,7 +127,7 @@ class Collector:
         """
         if saved is None:
             return
-        self.aggregator = await self.hass.async_add_executor_job(
+        self._aggregator = await self.hass.async_add_executor_job(
             restore_aggregator,
             self.home.inventory,
             saved,
@@ -146,6 +167,10 @@ class Collector:
         def stop() -> None:
             for remove in unsubscribe:
                 remove()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.flush()
             self._debouncer.async_shutdown()
 
         return stop
@@ -158,39 +183,109 @@ class Collector:
 
     @callback
     def _on_changed(self, event: Event[EventStateChangedData]) -> None:
-        """Fold one state change into the telemetry; a removal carries no state."""
+        """Keep a state change for the next flush; a removal carries no state."""
         state = event.data.get("new_state")
-        if state is None:
-            return
-        if not isinstance(state, State):
+        if isinstance(state, State):
+            # `_keep`, inlined: this runs for every state change of the home.
+            pending = self._pending
+            pending.append(state)
+            if len(pending) >= self._flush_at:
+                self.flush()
+            elif self._timer is None:
+                self._timer = self.hass.loop.call_later(FLUSH_SECONDS, self._on_timer)
+        elif state is not None:
             self.malformed += 1
-            return
-        timestamp = state.last_updated_timestamp
-        self.aggregator.record(
-            state.entity_id, state.state, state.attributes, timestamp
-        )
-        if self._later is not None and timestamp >= self._tap_from:
-            self._later.append(
-                (
-                    True,
-                    state.entity_id,
-                    state.state,
-                    state.attributes,
-                    timestamp,
-                )
-            )
 
     @callback
     def _on_reported(self, event: Event[EventStateReportedData]) -> None:
-        """Fold a re-report of an unchanged state in: the device is alive."""
+        """Keep a re-report of an unchanged state (the device is alive).
+
+        Its time is read now: HA updates the state's `last_reported` in place.
+        """
         state = event.data.get("new_state")
-        if not isinstance(state, State):
+        if isinstance(state, State):
+            self._keep((state.entity_id, state.last_reported_timestamp))
+        else:
             self.malformed += 1
-            return
-        timestamp = state.last_reported_timestamp
-        self.aggregator.report(state.entity_id, timestamp)
-        if self._later is not None and timestamp >= self._tap_from:
-            self._later.append((False, state.entity_id, None, None, timestamp))
+
+    def _keep(self, event: Pending) -> None:
+        pending = self._pending
+        pending.append(event)
+        if len(pending) >= self._flush_at:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self.hass.loop.call_later(FLUSH_SECONDS, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.flush()
+
+    @callback
+    def flush(self) -> int:
+        """Fold the pending events into the aggregator in order; return how many.
+
+        Runs on the event loop. The aggregator never raises on odd input.
+        """
+        pending = self._pending
+        if not pending:
+            return 0
+        self._pending = []
+        if self._later is not None:
+            self._fold_tapped(pending)
+            return len(pending)
+        aggregator = self._aggregator
+        record, report = aggregator.record, aggregator.report
+        for event in pending:
+            if isinstance(event, State):
+                record(
+                    event.entity_id,
+                    event.state,
+                    event.attributes,
+                    event.last_updated_timestamp,
+                )
+            else:
+                report(*event)
+        return len(pending)
+
+    def _fold_tapped(self, pending: list[Pending]) -> None:
+        """Fold `pending` in, keeping a copy of those from `_tap_from` on."""
+        aggregator, later = self._aggregator, self._later
+        assert later is not None
+        for event in pending:
+            if not isinstance(event, State):
+                entity_id, timestamp = event
+                aggregator.report(entity_id, timestamp)
+                if timestamp >= self._tap_from:
+                    later.append((False, entity_id, None, None, timestamp))
+                continue
+            timestamp = event.last_updated_timestamp
+            aggregator.record(event.entity_id, event.state, event.attributes, timestamp)
+            if timestamp >= self._tap_from:
+                later.append(
+                    (True, event.entity_id, event.state, event.attributes, timestamp)
+                )
+
+    @property
+    def pending(self) -> int:
+        """Return how many events wait to be folded in."""
+        return len(self._pending)
+
+    @property
+    def aggregator(self) -> TelemetryAggregator:
+        """Return the aggregator; on the event loop, with every event folded in.
+
+        From another thread (the store's writer) it is returned as it is: the
+        pending events are folded in on the loop only.
+        """
+        if self.hass.loop_thread_id == threading.get_ident():
+            self.flush()
+        return self._aggregator
+
+    @aggregator.setter
+    def aggregator(self, aggregator: TelemetryAggregator) -> None:
+        """Replace the aggregator, folding the pending events into the old one."""
+        self.flush()
+        self._aggregator = aggregator
 
     @contextmanager
     def tap(self, since: float) -> Iterator[list[Later]]:
@@ -199,12 +294,16 @@ class Collector:
         The back-fill's hand-over: the recorder gives what came before `since`,
         this list what came at or after it, so each event counts once.
         """
+        self.flush()
         later: list[Later] = []
         self._later, self._tap_from = later, since
+        self._flush_at = 1  # `later` must be complete whenever it is read
         try:
             yield later
         finally:
+            self.flush()
             self._later, self._tap_from = None, math.inf
+            self._flush_at = FLUSH_EVENTS
 
     # --- following the registries --------------------------------------------------
 
