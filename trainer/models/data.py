@@ -88,6 +88,7 @@ class DeviceRows:
     battery_days: np.ndarray  # float32 days left (NaN unknown)
     home: np.ndarray  # int: index of the home in the list given
     day: np.ndarray  # int: day index within the home
+    unseen: np.ndarray  # bool: a positive whose failure shows nothing yet (label)
 
     def __len__(self) -> int:
         """Return the number of rows."""
@@ -126,6 +127,7 @@ def device_rows(
             "battery_days": home.battery_days.ravel(),
             "home": np.full(days * devices, index),
             "day": np.repeat(np.arange(days), devices),
+            "unseen": f.unseen.ravel(),
         }
         for name, array in values.items():
             pieces[name].append(array[rows])

@@ -165,6 +165,22 @@ def fit_failure(
     )
 
 
+def trainable(target: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """Return the failure rows the model fits on: all but the unseen positives.
+
+    A positive row whose failure, by its label, shows nothing yet (days before a
+    battery's onset, a sudden death) looks like a healthy device: fitted as a "yes",
+    it teaches the trees that healthy rows fail. Such rows stay positives when the
+    model is scored. On validation (pooled 3-fold CV over 151 train/validation
+    homes of a 200-home dataset), PR-AUC 0.243 -> 0.276, with fold seed 8
+    0.208 -> 0.248; every foreseeable kind gained.
+    """
+    keep = ~((target == 1) & unseen)
+    if not (keep & (target == 1)).any():  # nothing foreseeable: fit them all
+        return np.ones(len(target), dtype=bool)
+    return keep
+
+
 def truncate_hgb(model, iterations: int) -> None:
     """Keep a fitted HistGradientBoosting model's first `iterations` trees."""
     model._predictors = model._predictors[:iterations]  # n_iter_ follows

@@ -333,9 +333,11 @@ def train_failure(
     test = failure_rows(groups["test"], "after")
     names = [n for n in fit.usable_features(train.x, DEVICE_NAMES) if n not in dropped]
     columns = [DEVICE_NAMES.index(n) for n in names]
+    fitted_rows = np.flatnonzero(fit.trainable(train.target, train.unseen))
     rows, weight = fit.subsample_negatives(
-        train.target, seed=seed, max_negatives=FAILURE_NEGATIVES
+        train.target[fitted_rows], seed=seed, max_negatives=FAILURE_NEGATIVES
     )
+    rows = fitted_rows[rows]
     weight = fit.kind_balanced_weights(
         train.target[rows],
         train.kind[rows],
@@ -361,6 +363,7 @@ def train_failure(
         negative_weight=float(weight[train.target[rows] == 0].max(initial=1.0)),
         kind_balance_power=fit.KIND_BALANCE_POWER,
         train_positives=int(train.target.sum()),
+        train_positives_unseen=int(((train.target == 1) & train.unseen).sum()),
         iterations=fitted.notes["iterations"],
         validation_pr_auc_by_iterations=fitted.notes["validation_pr_auc_by_iterations"],
         position_features=fitted.notes["position_features"],

@@ -9,7 +9,10 @@ of that day (`device_feature_rows`). This module puts targets next to them:
   for the rest of the window otherwise: a dead device that keeps reporting (stale
   states, a hub re-sending) must not teach the model that "failed" looks healthy.
   Rows whose horizon reaches past what the labels cover are excluded too
-  (censored): an unannotated future is not a "no".
+  (censored): an unannotated future is not a "no". A positive row is also marked
+  `unseen` when its label says the failure showed nothing yet at the row's time
+  (before a labelled onset, or a ground-truth sudden death): it stays a positive
+  for evaluation, and the failure model does not fit on it (`fit.trainable`).
 - **battery days left** (`battery_targets`): for battery devices, days until the
   next `battery_depletion` failure, capped at `cap_days` (the cap means "at least
   that long"); unknown (NaN) when the device has failed already or the labels end
@@ -44,8 +47,9 @@ class FailureTargets:
     `target`: 1 fails within the horizon, 0 does not, -1 excluded; `kind`: index in
     FAILURE_KINDS of the failure that makes a 1 (-1 otherwise); `lead_h`: hours
     from the row's time to that failure (NaN otherwise); `symptoms`: the row lies
-    between a failure's onset and its failure time; `healthy`: per device, no
-    failure labelled at all (and the labels are annotated).
+    between a failure's onset and its failure time; `unseen`: a positive row whose
+    failure, per its label, shows no symptom yet (`unseen_by_label`); `healthy`:
+    per device, no failure labelled at all (and the labels are annotated).
     """
 
     target: np.ndarray  # int8 (days, devices)
@@ -53,12 +57,31 @@ class FailureTargets:
     lead_h: np.ndarray  # float32 (days, devices)
     symptoms: np.ndarray  # bool (days, devices)
     healthy: np.ndarray  # bool (devices,)
+    unseen: np.ndarray  # bool (days, devices)
 
 
 def _recovered(failure: Failure) -> float:
     """Return when the device worked again (inf: it never did, or not labelled)."""
     recovered = getattr(failure, "recovered", None)
     return np.inf if recovered is None else float(recovered)
+
+
+def unseen_by_label(failure: Failure, times: np.ndarray) -> np.ndarray:
+    """Return which row `times` lie where the failure's label says nothing shows yet.
+
+    That is before a labelled onset (onset earlier than the failure time: the
+    symptoms' start is known), and always for a ground-truth sudden death (no
+    symptoms, by its definition). A label without an onset window (onset equal to
+    the failure time, e.g. the core's rules or a user's report) says nothing about
+    symptoms: its rows are never unseen.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    if failure.onset < failure.failure_time:
+        return t < failure.onset
+    asserted = failure.kind == "sudden_death" and (
+        getattr(failure, "provenance", "ground_truth") == "ground_truth"
+    )
+    return np.full(len(t), asserted)
 
 
 def failure_targets(
@@ -85,6 +108,7 @@ def failure_targets(
     horizon = horizon_days * DAY
     failed = np.zeros(shape, dtype=bool)
     symptoms = np.zeros(shape, dtype=bool)
+    unseen = np.zeros(shape, dtype=bool)
     healthy = np.full(len(device_ids), annotated)
     # Latest failure first, so the soonest one within the horizon writes last.
     for failure in sorted(failures, key=lambda f: -f.failure_time):
@@ -99,13 +123,16 @@ def failure_targets(
         target[soon, j] = 1
         kind[soon, j] = FAILURE_KINDS.index(failure.kind)
         lead[soon, j] = (at - t[soon, 0]) / 3600.0
+        unseen[soon, j] = unseen_by_label(failure, t[soon, 0])
     excluded = failed | (t + horizon > labels_until)
     if not annotated:
         excluded[:] = True
     target[excluded] = EXCLUDED
     kind[excluded] = EXCLUDED
     lead[excluded] = np.nan
-    return FailureTargets(target, kind, lead, symptoms & ~excluded, healthy)
+    return FailureTargets(
+        target, kind, lead, symptoms & ~excluded, healthy, unseen & ~excluded
+    )
 
 
 def battery_targets(

@@ -128,3 +128,23 @@ def test_home_rows_of_a_generated_home(small_dataset) -> None:
     empty = home_rows("x", home.inventory, None, [], start=0.0, end=1.0)
     assert empty.home_x.shape[0] == 0
     assert (empty.failure.target == -1).all()
+
+
+def test_unseen_positives_follow_what_the_label_says_about_symptoms() -> None:
+    # A battery with symptoms from day 6, failing at day 9.5: rows of days 3-5
+    # are positive but show nothing yet; days 6-9 show the symptoms.
+    battery = Failure("a", "battery_depletion", T0 + 6 * DAY, T0 + 9.5 * DAY)
+    # A ground-truth sudden death: never anything to see.
+    death = Failure("b", "sudden_death", T0 + 9.5 * DAY, T0 + 9.5 * DAY)
+    # Labels without an onset window (the core's rules, a user's report) say
+    # nothing about symptoms: none of their rows is unseen.
+    rule = Failure(
+        "c", "sudden_death", T0 + 9.5 * DAY, T0 + 9.5 * DAY, None, "rule:silent_48h"
+    )
+    result = failure_targets(IDS, [battery, death, rule], TIMES, labels_until=UNTIL)
+    positive = result.target == 1
+    assert result.unseen[:, 0].tolist()[:9] == [0, 0, 1, 1, 1, 0, 0, 0, 0]
+    assert (result.unseen[:, 1] == positive[:, 1]).all()
+    assert positive[:, 1].sum() == 7
+    assert not result.unseen[:, 2].any()
+    assert not (result.unseen & ~positive).any()  # only positives are ever unseen

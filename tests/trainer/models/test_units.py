@@ -243,6 +243,7 @@ def test_a_null_auc_counts_failures_not_their_rows() -> None:
         battery_days=np.full(23, np.nan, np.float32),
         home=np.array([0] * 14 + [1] * 7 + [0, 1]),
         day=day,
+        unseen=np.zeros(23, bool),
     )
     assert distinct_failures(rows) == 3
     assert distinct_failures(rows.take(rows.target == 0)) == 0
@@ -284,3 +285,11 @@ def test_rare_failure_kinds_weigh_more_and_positives_keep_their_total() -> None:
         target, np.where(target == 1, 5, -1), weight, unforeseeable=5
     )
     assert np.array_equal(none, weight)
+
+
+def test_the_failure_model_fits_no_unseen_positive_unless_nothing_else() -> None:
+    target = np.array([0, 1, 1, 0, 1], np.int8)
+    unseen = np.array([False, True, False, False, True])
+    assert fit.trainable(target, unseen).tolist() == [1, 0, 1, 1, 0]
+    # Every positive unseen (e.g. only sudden deaths labelled): fit them all.
+    assert fit.trainable(target, target == 1).all()
