@@ -165,6 +165,50 @@ def fit_failure(
     )
 
 
+def calibrate_failure(fitted: Fitted, xv: np.ndarray, yv: np.ndarray) -> None:
+    """Make the failure model's probabilities frequencies again, on validation rows.
+
+    The fit leaves out positives that show nothing yet (`trainable`) and reweights
+    kinds, so its raw probabilities run below the 7-day failure rate. A logistic
+    map of the raw score, sigmoid(slope * raw + intercept), fitted by log-loss on
+    the validation homes' rows (every positive counted), is folded into the trees
+    (leaf values times the slope, the intercept added to the baseline): one
+    HistGradientBoosting model, exported as is, ranking exactly as before.
+    """
+    if len(np.unique(yv)) < 2:
+        fitted.notes["calibration"] = None
+        return
+    raw = np.asarray(fitted.estimator._raw_predict(xv), dtype=np.float64)[:, 0]
+    slope, intercept = platt(raw, np.asarray(yv, dtype=np.float64))
+    scale_hgb(fitted.estimator, slope)
+    fitted.estimator._baseline_prediction = (
+        fitted.estimator._baseline_prediction + intercept
+    )
+    fitted.notes["calibration"] = {"slope": slope, "intercept": intercept}
+
+
+def platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Return (slope, intercept) of the least log-loss sigmoid(slope * raw + b).
+
+    A slope that is not positive would reverse or flatten the ranking (a model
+    that learned nothing on validation): then only the intercept moves.
+    """
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    found = LogisticRegression(C=1e6).fit(raw[:, None], y)
+    slope, intercept = float(found.coef_[0, 0]), float(found.intercept_[0])
+    if slope > 0:
+        return slope, intercept
+    low, high = -30.0, 30.0  # the intercept whose mean probability is the rate
+    for _ in range(60):
+        middle = (low + high) / 2
+        if np.mean(1.0 / (1.0 + np.exp(-(raw + middle)))) < np.mean(y):
+            low = middle
+        else:
+            high = middle
+    return 1.0, (low + high) / 2
+
+
 def trainable(target: np.ndarray, unseen: np.ndarray) -> np.ndarray:
     """Return the failure rows the model fits on: all but the unseen positives.
 

@@ -13,6 +13,7 @@ from sklearn.metrics import (
 )
 
 from homeiq_core.explain import NO_FORECAST_REASONS, battery_forecast
+from homeiq_core.health import PROBLEM_RISK
 
 from .rows import BATTERY_CAP_DAYS
 
@@ -223,6 +224,9 @@ def failure_metrics(
         "roc_auc": roc_auc(y, score),
         "roc_auc_ci": weighted_bootstrap(ranked.roc_auc, homes, seed=seed),
         "recall_at_precision_0.8": recall_at_precision(y, score, 0.8),
+        "mean_risk": float(score.mean()) if len(y) else float("nan"),
+        "calibration_error": binary_calibration_error(y, score),
+        "problem_flag": flag_metrics(y, score, PROBLEM_RISK),
         "lead_time_h_median": (
             float(np.median(lead_h[alarms])) if alarms.any() else float("nan")
         ),
@@ -257,6 +261,32 @@ def foreseeable_metrics(
         "pr_auc_ci": weighted_bootstrap(Ranked(y, score).pr_auc, homes, seed=seed),
         "roc_auc": roc_auc(y, score),
         "best_baseline_pr_auc": best,
+    }
+
+
+def binary_calibration_error(y: np.ndarray, risk: np.ndarray) -> float:
+    """Return the calibration error of risks: share-weighted |mean risk - rate|.
+
+    Over ECE_BINS equal-width bins of the risk, as the reliability diagram shows.
+    """
+    if not len(y):
+        return float("nan")
+    bins = np.minimum((risk * ECE_BINS).astype(int), ECE_BINS - 1)
+    gap = np.bincount(bins, weights=risk - y, minlength=ECE_BINS) / len(y)
+    return float(np.abs(gap).sum())
+
+
+def flag_metrics(
+    y: np.ndarray, risk: np.ndarray, threshold: float
+) -> dict[str, object]:
+    """Return how the risk flags at `threshold` (HomeIQ's problem flag) do."""
+    flagged = risk >= threshold
+    hits = int((flagged & (y == 1)).sum())
+    return {
+        "threshold": threshold,
+        "flagged": int(flagged.sum()),
+        "precision": hits / int(flagged.sum()) if flagged.any() else float("nan"),
+        "recall": hits / int(y.sum()) if y.any() else float("nan"),
     }
 
 

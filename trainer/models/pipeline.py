@@ -353,6 +353,7 @@ def train_failure(
         seed=seed,
         weight=weight,
     )
+    fit.calibrate_failure(fitted, validation.x[:, columns], validation.target)
     fitted.notes["position_features"] = {"scores": leaks, "dropped": dropped}
     metrics, plots = evaluate_failure(
         _sklearn_scorer(fitted, DEVICE_NAMES), test, seed=seed
@@ -365,6 +366,7 @@ def train_failure(
         train_positives=int(train.target.sum()),
         train_positives_unseen=int(((train.target == 1) & train.unseen).sum()),
         iterations=fitted.notes["iterations"],
+        calibration=fitted.notes["calibration"],
         validation_pr_auc_by_iterations=fitted.notes["validation_pr_auc_by_iterations"],
         position_features=fitted.notes["position_features"],
     )
@@ -1295,6 +1297,13 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"device_failure: PR-AUC {f['pr_auc']:.3f} (best naive "
             f"{f['best_baseline_pr_auc']:.3f}), ROC-AUC {f['roc_auc']:.3f} "
             f"({f['rows']:,} test rows, {f['positives']} positive, {f['homes']} homes)"
+        )
+        flag = f["problem_flag"]
+        lines.append(
+            f"device_failure calibration: mean risk {f['mean_risk']:.4f} vs rate "
+            f"{f['base_rate']:.4f}, error {f['calibration_error']:.4f}; problem flag "
+            f"(risk >= {flag['threshold']:.0%}): {flag['flagged']} rows, precision "
+            f"{flag['precision']:.2f}, recall {flag['recall']:.2f}"
         )
         w = f.get("without_sudden_death")
         if w:

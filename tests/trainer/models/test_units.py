@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from homeiq_trainer.models import data, fit, metrics as m, registry
 from homeiq_trainer.models.pipeline import (
@@ -293,3 +294,55 @@ def test_the_failure_model_fits_no_unseen_positive_unless_nothing_else() -> None
     assert fit.trainable(target, unseen).tolist() == [1, 0, 1, 1, 0]
     # Every positive unseen (e.g. only sudden deaths labelled): fit them all.
     assert fit.trainable(target, target == 1).all()
+
+
+def test_platt_recovers_a_logistic_map_and_never_reverses_a_ranking() -> None:
+    rng = np.random.default_rng(3)
+    raw = rng.normal(size=20_000)
+    y = (rng.random(20_000) < 1 / (1 + np.exp(-(2.0 * raw - 1.0)))).astype(float)
+    slope, intercept = fit.platt(raw, y)
+    assert abs(slope - 2.0) < 0.15
+    assert abs(intercept + 1.0) < 0.1
+    # A score that ranks backwards: only the intercept moves, to the rate.
+    slope, intercept = fit.platt(-raw, y)
+    assert slope == 1.0
+    assert np.mean(1 / (1 + np.exp(-(-raw + intercept)))) == pytest.approx(y.mean())
+
+
+def test_a_failure_model_fitted_on_fewer_positives_is_calibrated_back() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(30_000, 3)).astype(np.float32)
+    y = (rng.random(30_000) < 1 / (1 + np.exp(-(2 * x[:, 0] - 5)))).astype(int)
+    kept = (y == 0) | (rng.random(30_000) < 0.4)  # most positives left out
+    train, valid = np.arange(30_000) < 20_000, np.arange(30_000) >= 20_000
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    model.fit(x[train & kept], y[train & kept])
+    fitted = fit.Fitted(model, ("a", "b", "c"), {})
+    before = model.predict_proba(x[valid])[:, 1]
+    assert before.mean() < 0.6 * y[valid].mean()  # runs below the rate
+
+    fit.calibrate_failure(fitted, x[valid], y[valid])
+
+    after = model.predict_proba(x[valid])[:, 1]
+    assert after.mean() == pytest.approx(y[valid].mean(), rel=0.02)
+    assert m.binary_calibration_error(y[valid], after) < m.binary_calibration_error(
+        y[valid], before
+    )
+    # The same ranking (a monotone map; ties may differ in the last bit).
+    assert m.roc_auc(y[valid], after) == pytest.approx(
+        m.roc_auc(y[valid], before), abs=1e-6
+    )
+    assert fitted.notes["calibration"]["slope"] > 0
+    fit.calibrate_failure(fitted, x[valid], np.zeros(10_000, int))  # one class
+    assert fitted.notes["calibration"] is None
+
+
+def test_calibration_error_and_the_problem_flag() -> None:
+    y = np.array([0] * 90 + [1] * 10)
+    assert m.binary_calibration_error(y, np.zeros(100)) == pytest.approx(0.1)
+    assert m.binary_calibration_error(y, np.full(100, 0.1)) == pytest.approx(0.0)
+    assert np.isnan(m.binary_calibration_error(y[:0], np.zeros(0)))
+    risk = np.array([0.0] * 88 + [0.7, 0.7] + [0.9] * 6 + [0.1] * 4)
+    flag = m.flag_metrics(y, risk, 0.5)
+    assert flag == {"threshold": 0.5, "flagged": 8, "precision": 0.75, "recall": 0.6}
+    assert np.isnan(m.flag_metrics(y, np.zeros(100), 0.5)["precision"])
