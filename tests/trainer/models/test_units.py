@@ -346,3 +346,9 @@ def test_calibration_error_and_the_problem_flag() -> None:
     flag = m.flag_metrics(y, risk, 0.5)
     assert flag == {"threshold": 0.5, "flagged": 8, "precision": 0.75, "recall": 0.6}
     assert np.isnan(m.flag_metrics(y, np.zeros(100), 0.5)["precision"])
+
+
+def test_a_tie_in_validation_goes_to_the_fewer_trees() -> None:
+    scores = {50: 0.2936, 100: 0.2914, 200: 0.3000, 300: 0.2978}
+    assert fit.fewest_within(scores) == 50
+    assert fit.fewest_within({50: 0.20, 100: 0.25, 200: 0.30, 300: 0.295}) == 200
