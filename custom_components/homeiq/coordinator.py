@@ -32,7 +32,7 @@ from .const import (
     MODELS_DIR,
 )
 from .core.features import device_features, home_features
-from .core.health import HomeHealth, LiveState, Models, score_home
+from .core.health import ClosedDays, HomeHealth, LiveState, Models, score_home
 from .core.inference import ModelError
 from .inventory import HomeView
 from .model_store import ModelStore
@@ -97,6 +97,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         # Uploads and rollbacks one at a time; a second upload meanwhile is refused.
         self.model_lock = asyncio.Lock()
         self.watch_start = _watch_start(collector)
+        self.closed_days = ClosedDays()  # reused until a day closes (`score_home`)
 
     @override
     async def _async_setup(self) -> None:
@@ -188,6 +189,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
                 now,
                 watch_start=self.watch_start,
                 models=self.models.models,
+                memo=self.closed_days,
             )
 
         try:

@@ -16,6 +16,7 @@ from homeiq_core.dataset import HOME_TYPES, Area, Device, Entity, Floor, Invento
 from homeiq_core.explain import BATTERY_CAP_DAYS, NO_FORECAST_REASONS
 from homeiq_core.features import DEVICE_SCHEMA, HOME_SCHEMA
 from homeiq_core.health import (
+    ClosedDays,
     LiveState,
     Models,
     _duration,
@@ -29,6 +30,7 @@ from homeiq_core.inference import (
     FEATURE_SCHEMA,
     REFERENCE,
     Model,
+    ModelError,
     load_model,
 )
 from homeiq_trainer.onnx_export import export_onnx
@@ -384,3 +386,55 @@ def test_a_battery_model_at_its_cap_keeps_the_trend_or_says_more(history) -> Non
     )
     assert result.devices["d0"].battery_days_left is None
     assert result.devices["d0"].no_forecast == NO_FORECAST_REASONS[2]
+
+
+def test_a_scoring_between_day_closes_reuses_the_closed_days(
+    history, models: Models
+) -> None:
+    """The same results as scoring afresh; recomputed when a day or model changes."""
+    inventory, memo = _inventory(), ClosedDays()
+    later = NOW + 3600
+    live = _live(later, dead=np.array([False, True, False, False, False]))
+
+    def both(days, live, now, models):
+        fresh = score_home(inventory, days, live, now, watch_start=T0, models=models)
+        kept = score_home(
+            inventory, days, live, now, watch_start=T0, models=models, memo=memo
+        )
+        assert (kept.devices, kept.outages, kept.source) == (
+            fresh.devices,
+            fresh.outages,
+            fresh.source,
+        )
+        return memo.features
+
+    first = both(history, _live(NOW), NOW, models)
+    assert both(history, live, later, models) is first  # nothing recomputed
+    assert both(list(history), live, later, models) is first  # same days, new list
+    # A closed day more: recomputed (the features read it).
+    longer = _history(inventory, days=11)
+    assert both(longer, live, later + DAY, models) is not first
+    again = memo.features
+    # Another model object: recomputed, and without models the rules decide.
+    assert both(longer, live, later + DAY, Models()) is not again
+    assert memo.learned is None
+
+
+def test_a_failing_model_leaves_no_closed_days_behind(history, models: Models) -> None:
+    broken = Models(device_failure=models.home_type)  # reads other features
+    memo = ClosedDays()
+    with pytest.raises(ModelError):
+        score_home(
+            _inventory(),
+            history,
+            _live(NOW),
+            NOW,
+            watch_start=T0,
+            models=broken,
+            memo=memo,
+        )
+    assert memo.key == ()
+    result = score_home(
+        _inventory(), history, _live(NOW), NOW, watch_start=T0, models=models, memo=memo
+    )
+    assert result.source == "model"

@@ -22,6 +22,7 @@ from custom_components.homeiq import model_store
 from custom_components.homeiq.const import DOMAIN, MODELS_DIR
 from custom_components.homeiq.coordinator import EVENT_MODEL_UPDATED
 from custom_components.homeiq.core.features import DEVICE_SCHEMA
+from custom_components.homeiq.core.health import ClosedDays
 from custom_components.homeiq.diagnostics import async_get_config_entry_diagnostics
 from custom_components.homeiq.model_store import MAX_MODEL_BYTES
 from homeiq_core.inference import FEATURE_NAMES, FEATURE_SCHEMA
@@ -320,8 +321,10 @@ async def test_a_model_that_fails_at_scoring_time_is_rolled_back(
     def broken(_x: np.ndarray) -> None:
         raise model_store.ModelError("output 'probabilities' is not finite")
 
-    # The uploaded model object starts failing (as a model could on new data).
+    # The uploaded model object starts failing (as a model could on new data: a
+    # closed day more, so the models run again rather than their kept outputs).
     monkeypatch.setattr(model, "predict", broken)
+    coordinator.closed_days = ClosedDays()
     await coordinator.async_refresh()
     await hass.async_block_till_done()
 
@@ -462,6 +465,7 @@ async def test_a_shipped_model_failing_at_scoring_time_fails_the_update(
         raise model_store.ModelError("broken")
 
     monkeypatch.setattr(coordinator.models.models.device_failure, "predict", broken)
+    coordinator.closed_days = ClosedDays()  # a closed day more: the models run again
     await coordinator.async_refresh()
 
     assert not coordinator.last_update_success

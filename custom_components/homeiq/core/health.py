@@ -30,14 +30,21 @@ healthy ones keeps full health. Pure numpy; never imports Home Assistant.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import math
+import threading
 
 import numpy as np
 
 from .dataset import HOME_TYPES, Inventory
 from .explain import NO_FORECAST_REASONS, battery_forecast, explain
-from .features import DEVICE_SCHEMA, HOME_SCHEMA, device_features, home_features
+from .features import (
+    DEVICE_SCHEMA,
+    HOME_SCHEMA,
+    LONG_WINDOW_DAYS,
+    device_features,
+    home_features,
+)
 from .inference import Model, ModelError
 from .rollups import FIELD_INDEX, DayRollup
 
@@ -162,6 +169,80 @@ class HomeHealth:
         return sum(d.problem for d in self.devices.values()) + len(self.outages)
 
 
+@dataclass(slots=True)
+class ClosedDays:
+    """What a scoring reads from closed days only, kept until they change.
+
+    The device features, the models' outputs on them and the failure model's
+    reasons depend on the inventory, the closed daily rollups and the models alone,
+    which change when a day closes, the inventory is rebuilt or a model is swapped;
+    the scorings in between (every few minutes) reuse them and recompute only what
+    reads the live state. Pass the same instance to every `score_home` of a home.
+    """
+
+    key: tuple[object, ...] = ()
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one scoring at once
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    learned: np.ndarray | None = None  # failure model's risk
+    reasons: list[list[tuple[float, str]]] = field(default_factory=list)
+    anomaly: np.ndarray | None = None
+    battery: tuple[np.ndarray, np.ndarray] | None = None  # median days, code
+
+    def holds(self, key: tuple[object, ...]) -> bool:
+        """Return whether this was computed from exactly these objects."""
+        return len(key) == len(self.key) and all(
+            a is b for a, b in zip(key, self.key, strict=True)
+        )
+
+
+def _closed_days(
+    inventory: Inventory,
+    rollups: Sequence[DayRollup],
+    models: Models,
+    memo: ClosedDays | None,
+) -> ClosedDays:
+    """Return the closed-day part of a scoring: `memo` if still valid, else anew."""
+    key = (
+        inventory,
+        models.device_failure,
+        models.device_anomaly,
+        models.battery_days_left,
+        *rollups[-LONG_WINDOW_DAYS:],  # the days `device_features` reads
+    )
+    if memo is None:
+        return _fill(ClosedDays(), key, inventory, rollups, models)
+    with memo.lock:
+        if not memo.holds(key):
+            _fill(memo, key, inventory, rollups, models)
+        return replace(memo, lock=threading.Lock())  # a copy the caller may read
+
+
+def _fill(
+    fresh: ClosedDays,
+    key: tuple[object, ...],
+    inventory: Inventory,
+    rollups: Sequence[DayRollup],
+    models: Models,
+) -> ClosedDays:
+    """Compute the closed-day part into `fresh`; valid (`key` set) once complete."""
+    fresh.key = ()  # a failing model leaves nothing stale behind
+    fresh.features = features = device_features(inventory, rollups)
+    fresh.reasons = [[] for _ in inventory.devices]
+    fresh.learned = fresh.anomaly = fresh.battery = None
+    if inventory.devices:
+        if models.device_failure is not None:
+            fresh.learned = _class_one(
+                models.device_failure, features, DEVICE_SCHEMA.names
+            )
+            _explain(models.device_failure, features, fresh.learned, fresh.reasons)
+        if models.device_anomaly is not None:
+            fresh.anomaly = _anomaly(models.device_anomaly, features)
+        if models.battery_days_left is not None:
+            fresh.battery = _battery_median(models.battery_days_left, features)
+    fresh.key = key
+    return fresh
+
+
 def score_home(
     inventory: Inventory,
     rollups: Sequence[DayRollup],
@@ -170,26 +251,29 @@ def score_home(
     *,
     watch_start: float,
     models: Models | None = None,
+    memo: ClosedDays | None = None,
 ) -> HomeHealth:
-    """Score every device of `inventory` and the home's type, as of `now`."""
+    """Score every device of `inventory` and the home's type, as of `now`.
+
+    `memo`: the `ClosedDays` of this home's previous scoring (updated in place).
+    """
     models = models or Models()
     ids = [device.device_id for device in inventory.devices]
-    features = device_features(inventory, rollups)
+    closed = _closed_days(inventory, rollups, models, memo)
+    features = closed.features
     rules = _device_rules(inventory, features, rollups, live, now, watch_start)
     risk, source = rules.risk, RULES
-    if models.device_failure is not None and ids:
-        learned = _class_one(models.device_failure, features, DEVICE_SCHEMA.names)
+    if closed.learned is not None:
         # The model reads closed days; what happens now (dead, unavailable, silent)
         # still counts through the live rules.
-        risk = np.fmax(learned, rules.live_risk)
+        risk = np.fmax(closed.learned, rules.live_risk)
         source = MODEL
-        _explain(models.device_failure, features, learned, rules.reasons)
-    anomaly = rules.anomaly
-    if models.device_anomaly is not None and ids:
-        anomaly = _anomaly(models.device_anomaly, features)
+        for mine, learned in zip(rules.reasons, closed.reasons, strict=True):
+            mine.extend(learned)
+    anomaly = rules.anomaly if closed.anomaly is None else closed.anomaly
     battery = rules.battery_days, rules.no_forecast
-    if models.battery_days_left is not None and ids:
-        battery = _battery_days(models.battery_days_left, features, rules)
+    if closed.battery is not None:
+        battery = _battery_days(closed.battery, rules)
     outages, member = _outages(ids, live, rules.down, now)
     devices = _device_healths(ids, rules, risk, anomaly, battery, now, member)
     for outage in outages:
@@ -451,22 +535,31 @@ def _anomaly(model: Model, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip(score * 10.0, -50.0, 50.0)))
 
 
-def _battery_days(
-    model: Model, x: np.ndarray, rules: _Rules
-) -> tuple[np.ndarray, tuple[str | None, ...]]:
-    """Return the model's median days left where it forecasts, else the rules'.
+def _battery_median(model: Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the battery model's median days left and `battery_forecast`'s codes.
 
     The model forecasts exactly where it was evaluated to (`battery_forecast`, the
     trainer's rule): a reading within 14 days and a median below the models' cap of
-    `BATTERY_CAP_DAYS`. Elsewhere the rules' trend (every reading since the last
-    replacement) is kept when it has one, else the reason there is no forecast.
+    `BATTERY_CAP_DAYS`.
     """
     prediction = model.predict(model.align(x, DEVICE_SCHEMA.names))
     values = np.asarray(prediction.values, dtype=np.float64)
     median = values[:, values.shape[1] // 2] if values.ndim == 2 else values.ravel()
     last = x[:, DEVICE_SCHEMA.index("battery_last")]
     days, code = battery_forecast(np.repeat(median[:, None], 3, axis=1), last)
-    chosen = np.where(code == 0, days[:, 1], rules.battery_days)
+    return days[:, 1], code
+
+
+def _battery_days(
+    forecast: tuple[np.ndarray, np.ndarray], rules: _Rules
+) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """Return the model's median days left where it forecasts, else the rules'.
+
+    Elsewhere the rules' trend (every reading since the last replacement) is kept
+    when it has one, else the reason there is no forecast.
+    """
+    median, code = forecast
+    chosen = np.where(code == 0, median, rules.battery_days)
     why = tuple(
         None
         if not math.isnan(value)
