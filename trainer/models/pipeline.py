@@ -697,11 +697,7 @@ def _failure_sanity(
     out: dict[str, object] = {"failure_shuffled_roc_auc": shuffled_auc}
     out["failure_shuffled_tolerance"] = tolerance
     shuffled = []
-    # Above chance only: a model of random labels that ranks the test failures
-    # high learned them from somewhere else (a leak). Below chance is the noise
-    # of few failures sharing a region of the features (0.30-0.34 seen on 200
-    # homes), and no route for a leak.
-    if np.isfinite(shuffled_auc) and shuffled_auc - 0.5 > tolerance:
+    if above_chance(shuffled_auc, tolerance):
         shuffled.append(f"failure model on shuffled labels: ROC-AUC {shuffled_auc:.2f}")
     out["failure_without_top_feature"] = without
     return out, shuffled, removal
@@ -794,6 +790,17 @@ def shuffled_roc_auc(
     quick = fit._failure_model(50, seed)
     quick.fit(x, rng.permutation(y))
     return m.roc_auc(test[1], quick.predict_proba(test[0])[:, 1])
+
+
+def above_chance(auc: float, tolerance: float) -> bool:
+    """Return whether a shuffled-label model's ROC-AUC beats chance: a leak.
+
+    Above chance only: a model of random labels that ranks the test failures high
+    learned them from somewhere else. Below chance is the noise of few failures
+    sharing a region of the features (0.30-0.34 seen on 200 homes), and no route
+    for a leak.
+    """
+    return bool(np.isfinite(auc)) and auc - 0.5 > tolerance
 
 
 def distinct_failures(rows: DeviceRows) -> int:

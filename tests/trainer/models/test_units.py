@@ -8,6 +8,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from homeiq_trainer.models import data, fit, metrics as m, registry
 from homeiq_trainer.models.pipeline import (
+    above_chance,
     distinct_failures,
     null_auc_tolerance,
     shuffled_roc_auc,
@@ -250,6 +251,13 @@ def test_a_null_auc_counts_failures_not_their_rows() -> None:
     assert distinct_failures(rows.take(rows.target == 0)) == 0
     # With 3 failures the tolerance is wider than with their 21 rows.
     assert null_auc_tolerance(3, 2) > null_auc_tolerance(21, 2)
+
+
+def test_only_a_shuffled_score_above_chance_is_a_leak() -> None:
+    assert above_chance(0.70, 0.17)
+    assert not above_chance(0.66, 0.17)
+    assert not above_chance(0.30, 0.17)  # below chance: noise, not a leak
+    assert not above_chance(float("nan"), 0.17)
 
 
 def test_shuffled_labels_give_chance_on_a_weighted_subsample() -> None:
