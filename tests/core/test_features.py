@@ -6,6 +6,7 @@ import statistics
 import numpy as np
 import pytest
 
+from homeiq_core import features as features_module
 from homeiq_core.aggregator import TelemetryAggregator
 from homeiq_core.dataset import PROTOCOLS, Area, Entity, Floor, Inventory
 from homeiq_core.features import (
@@ -454,6 +455,41 @@ def test_features_without_rollups_keep_the_inventory_part() -> None:
     dynamic = [DEVICE_SCHEMA.index(n) for n in ("reports_1d", "unavailable_at_end")]
     assert np.isnan(matrix[:, dynamic]).all()
     assert matrix[:, DEVICE_SCHEMA.index("observed_days_14d")].tolist() == [0] * 6
+
+
+def test_what_reads_the_inventory_alone_is_kept_per_inventory(
+    rollups: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Computed once per inventory, never mixed up between inventories."""
+    calls: list[tuple] = []
+    compute = features_module._static_columns
+
+    def counted(devices: tuple) -> dict:
+        calls.append(devices)
+        return compute(devices)
+
+    monkeypatch.setattr(features_module, "_static_columns", counted)
+    devices = INVENTORY.devices
+    homes = (
+        [  # more homes than are kept, each its own device tuple
+            Inventory("h", "UTC", devices=tuple(devices[i:] + devices[:i]))
+            for i in range(len(devices))
+        ]
+        * 2
+    )
+    homes += [Inventory("h", "UTC", devices=devices[:n]) for n in range(1, 6)]
+    first = [device_features(home, rollups) for home in homes]
+    first[0][:] = -1.0  # the caller's matrix is its own
+    again = [device_features(home, rollups) for home in reversed(homes)][::-1]
+    before = len(calls)
+    np.testing.assert_array_equal(device_features(homes[0], rollups), again[0])
+    assert len(calls) == before  # the latest inventory's: kept, not computed again
+    for home, matrix in zip(homes[1:], again[1:], strict=True):
+        fresh = Inventory("h", "UTC", devices=(*home.devices,))
+        assert fresh.devices is not home.devices  # computed afresh
+        np.testing.assert_array_equal(matrix, device_features(fresh, rollups))
+    np.testing.assert_array_equal(again[0], again[len(devices)])
+    assert len(calls) > before
 
 
 def test_features_fit_float32(rollups: tuple) -> None:

@@ -1,5 +1,6 @@
 """core.health: the rule-based fallback and the model path, on replayed telemetry."""
 
+from dataclasses import astuple, replace
 import json
 
 import numpy as np
@@ -406,6 +407,8 @@ def test_a_scoring_between_day_closes_reuses_the_closed_days(
             fresh.outages,
             fresh.source,
         )
+        # NaN-aware: this test's home type model gives NaN on NaN features.
+        np.testing.assert_equal(astuple(kept.home_type), astuple(fresh.home_type))
         return memo.features
 
     first = both(history, _live(NOW), NOW, models)
@@ -414,6 +417,14 @@ def test_a_scoring_between_day_closes_reuses_the_closed_days(
     # A closed day more: recomputed (the features read it).
     longer = _history(inventory, days=11)
     assert both(longer, live, later + DAY, models) is not first
+    again = memo.features
+    assert memo.home_type is not None
+    assert memo.home_type.source == "model"
+    # Only the home type model swapped out: recomputed, and the rules type the home.
+    no_type = replace(models, home_type=None)
+    assert both(longer, live, later + DAY, no_type) is not again
+    assert memo.home_type.source == "rules"
+    assert memo.learned is not None
     again = memo.features
     # Another model object: recomputed, and without models the rules decide.
     assert both(longer, live, later + DAY, Models()) is not again

@@ -20,12 +20,13 @@ Rates are per observed day (`DayRollup.observed_s`), so a first day watched from
 noon, or a 23-hour daylight-saving day, does not look like half or less activity.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 import hashlib
 import json
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -420,11 +421,15 @@ HOME_SCHEMA = _schema(
 
 
 class _Window:
-    """The trailing rollups of a home as (days, devices, …) arrays."""
+    """The trailing rollups of a home as arrays over days and devices.
+
+    `values` is field-major, (F, k, D): the features read one field over some days
+    at a time, and each such (days, devices) block is contiguous in memory.
+    """
 
     def __init__(
         self,
-        values: np.ndarray,  # (k, D, F), NaN where a device is absent
+        values: np.ndarray,  # (F, k, D), NaN where a device is absent
         hours: np.ndarray,  # (k, D, 24)
         days: np.ndarray,  # (k, 6): start, end, observed_s, weekday, home events,
         # reports visible
@@ -436,8 +441,8 @@ class _Window:
         self.days = days
         self.home_hours = home_hours
         self.home_changes = home_changes
-        self.k = values.shape[0]
-        self.present = ~np.isnan(values[:, :, FIELD_INDEX["events"]])
+        self.k = values.shape[1]
+        self.present = ~np.isnan(values[FIELD_INDEX["events"]])
         self.end = days[-1, 1] if self.k else np.nan
 
     def rows(self, days: int, skip: int = 0) -> slice:
@@ -446,7 +451,7 @@ class _Window:
         return slice(max(stop - days, 0), stop)
 
     def col(self, name: str, rows: slice) -> np.ndarray:
-        column: np.ndarray = self.values[rows, :, FIELD_INDEX[name]]
+        column: np.ndarray = self.values[FIELD_INDEX[name], rows]
         return column
 
     def total(self, name: str, rows: slice) -> np.ndarray:
@@ -486,13 +491,19 @@ class _Window:
 
         NaN where `limit` is NaN (no baseline to compare with).
         """
-        first = FIELD_INDEX["interval_bin0"]
-        counts = np.nansum(self.values[rows, :, first : first + INTERVAL_BINS], axis=0)
+        counts = self._bins(rows)
         low = np.array([0.0, *INTERVAL_EDGES])
         with np.errstate(invalid="ignore"):
             above = low[None, :] >= limit[:, None]
         total: np.ndarray = (counts * above).sum(axis=1)
         return np.where(np.isnan(limit), np.nan, total)
+
+    def _bins(self, rows: slice) -> np.ndarray:
+        """Return each device's report intervals per histogram bin over `rows`."""
+        first = FIELD_INDEX["interval_bin0"]
+        bins = self.values[first : first + INTERVAL_BINS, rows]  # (bins, k, D)
+        counts: np.ndarray = np.ascontiguousarray(np.nansum(bins, axis=1).T)
+        return counts
 
     def largest(self, name: str, rows: slice) -> np.ndarray:
         return _reduce(np.fmax, self.col(name, rows))
@@ -532,8 +543,7 @@ class _Window:
         Log-linear inside a bin (the first bin starts at 1 s, the open last one
         ends at twice its start); NaN with fewer than `MIN_INTERVALS` intervals.
         """
-        first = FIELD_INDEX["interval_bin0"]
-        counts = np.nansum(self.values[rows, :, first : first + INTERVAL_BINS], axis=0)
+        counts = self._bins(rows)
         total = counts.sum(axis=1)
         cumulative = np.cumsum(counts, axis=1)
         low = np.array([1.0, *INTERVAL_EDGES])
@@ -603,7 +613,7 @@ def _reduce(ufunc: np.ufunc, array: np.ndarray) -> np.ndarray:
 def _window(device_ids: Sequence[str], rollups: Sequence[DayRollup]) -> _Window:
     """Stack rollups into arrays aligned on `device_ids` (absent devices: NaN)."""
     k, d = len(rollups), len(device_ids)
-    values = np.full((k, d, len(DEVICE_FIELDS)), np.nan)
+    values = np.empty((len(DEVICE_FIELDS), k, d))  # every day's block is filled
     hours = np.zeros((k, d, HOURS))
     days = np.zeros((k, 6))
     home_hours = np.zeros((k, HOURS))
@@ -612,13 +622,14 @@ def _window(device_ids: Sequence[str], rollups: Sequence[DayRollup]) -> _Window:
     position = {device_id: i for i, device_id in enumerate(ids)}
     for r, rollup in enumerate(rollups):
         if rollup.device_ids == ids:  # the usual case: the same devices, in order
-            values[r] = rollup.values
+            values[:, r] = rollup.values.T
             hours[r] = rollup.hours
         else:
+            values[:, r] = np.nan
             rows = [position.get(device_id, -1) for device_id in rollup.device_ids]
             known = [i for i, p in enumerate(rows) if p >= 0]
             targets = [rows[i] for i in known]
-            values[r, targets] = rollup.values[known]
+            values[:, r, targets] = rollup.values[known].T
             hours[r, targets] = rollup.hours[known]
         days[r] = (
             rollup.start,
@@ -662,28 +673,87 @@ def device_feature_rows(
     for i in range(len(rollups)):
         rows = slice(max(i + 1 - LONG_WINDOW_DAYS, 0), i + 1)
         part = _Window(
+            whole.values[:, rows],  # each field's block stays contiguous
             *(
                 np.ascontiguousarray(array[rows])
                 for array in (
-                    whole.values,
                     whole.hours,
                     whole.days,
                     whole.home_hours,
                     whole.home_changes,
                 )
-            )
+            ),
         )
         out[i] = _device_matrix(inventory.devices, part)
     return out
 
 
 def _device_matrix(devices: Sequence[Device], w: _Window) -> np.ndarray:
-    columns = _static_device_columns(devices)
-    columns.update(_dynamic_device_columns(w, columns["entities"], devices))
+    static = _static_device_columns(devices)
+    columns = dict(static.columns)
+    columns.update(
+        _dynamic_device_columns(w, static.columns["entities"], static.metered)
+    )
     return _assemble(DEVICE_SCHEMA, columns, len(devices))
 
 
-def _static_device_columns(devices: Sequence[Device]) -> dict[str, np.ndarray]:
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """What device features read from the devices alone (read-only arrays)."""
+
+    columns: dict[str, np.ndarray]  # the static features
+    metered: np.ndarray  # True for a device with an energy meter
+
+
+class _KeptByIdentity[K, V]:
+    """`compute(key)` for immutable keys, the last few results kept by identity.
+
+    Scoring (every few minutes) and the trainer's day-by-day rows ask again and
+    again for what reads the inventory alone; hashing a whole inventory would cost
+    about as much as computing it. Each kept key is held, so its id stays its own.
+    """
+
+    def __init__(self, compute: Callable[[K], V], size: int = 8) -> None:
+        self._compute = compute
+        self._size = size
+        self._kept: dict[int, tuple[K, V]] = {}
+        self._lock = threading.Lock()  # scorings and trainer threads share it
+
+    def __call__(self, key: K) -> V:
+        with self._lock:
+            kept = self._kept.get(id(key))
+        if kept is not None and kept[0] is key:
+            return kept[1]
+        value = self._compute(key)
+        with self._lock:
+            if len(self._kept) >= self._size:
+                del self._kept[next(iter(self._kept))]  # the oldest
+            self._kept[id(key)] = (key, value)
+        return value
+
+
+def _static_device_columns(devices: Sequence[Device]) -> _Static:
+    """Return the devices' static columns, computed once per device tuple."""
+    if isinstance(devices, tuple):
+        return _static_kept(devices)
+    return _static(devices)
+
+
+def _static(devices: Sequence[Device]) -> _Static:
+    columns = _static_columns(devices)
+    metered = np.array(
+        [any(entity_role(e) == "energy" for e in d.entities) for d in devices],
+        dtype=bool,
+    )
+    for array in (*columns.values(), metered):
+        array.flags.writeable = False
+    return _Static(columns, metered)
+
+
+_static_kept = _KeptByIdentity(_static)
+
+
+def _static_columns(devices: Sequence[Device]) -> dict[str, np.ndarray]:
     return {
         "battery_powered": np.array(
             [d.power_source == "battery" for d in devices], dtype=np.float64
@@ -761,7 +831,7 @@ def _kind_columns(devices: Sequence[Device]) -> dict[str, np.ndarray]:
 
 
 def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
-    w: _Window, entities: np.ndarray, devices: Sequence[Device]
+    w: _Window, entities: np.ndarray, metered: np.ndarray
 ) -> dict[str, np.ndarray]:
     day, week, fortnight = w.rows(1), w.rows(7), w.rows(WINDOW_DAYS)
     before = w.rows(7, skip=1)  # the 7 days before the day
@@ -873,9 +943,6 @@ def _dynamic_device_columns(  # noqa: PLR0915 - one line per feature reads best
         c[f"{channel}_min_1d"] = w.smallest(f"{channel}_min", day)
         c[f"{channel}_slope_14d"] = w.slope(channel, fortnight)
 
-    metered = np.array(
-        [any(entity_role(e) == "energy" for e in d.entities) for d in devices]
-    )
     c["power_mean_1d"] = w.mean("power", day)
     c["power_max_1d"] = w.largest("power_max", day)
     c["energy_1d"] = np.where(metered, w.rate("energy_kwh", day), np.nan)
@@ -1002,11 +1069,11 @@ def home_features(inventory: Inventory, rollups: Sequence[DayRollup]) -> np.ndar
     """
     ids = [device.device_id for device in inventory.devices]
     w = _window(ids, rollups[-WINDOW_DAYS:])
-    columns = _composition(inventory)
+    composition, meters = _inventory_traits(inventory)
+    columns = dict(composition)
     columns.update(_rhythm(w, len(inventory.devices)))
     power = w.mean("power", w.rows(WINDOW_DAYS))
     columns["total_power_w"] = np.nansum(power) if np.any(~np.isnan(power)) else np.nan
-    meters = any(entity_role(e) == "energy" for e in inventory.all_entities())
     watched = w.days[:, 2].sum() / DAY
     energy = np.nansum(w.col("energy_kwh", slice(None)))
     columns["energy_kwh_per_day"] = (
@@ -1024,6 +1091,15 @@ def home_feature_rows(inventory: Inventory, rollups: Sequence[DayRollup]) -> np.
     return np.array(
         [home_features(inventory, rollups[: i + 1]) for i in range(len(rollups))]
     ).reshape(len(rollups), len(HOME_SCHEMA))
+
+
+def _traits(inventory: Inventory) -> tuple[dict[str, float], bool]:
+    """Return the home's composition features, and whether it meters energy."""
+    meters = any(entity_role(e) == "energy" for e in inventory.all_entities())
+    return _composition(inventory), meters
+
+
+_inventory_traits = _KeptByIdentity(_traits)
 
 
 def _composition(inventory: Inventory) -> dict[str, float]:

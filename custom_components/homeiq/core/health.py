@@ -173,8 +173,9 @@ class HomeHealth:
 class ClosedDays:
     """What a scoring reads from closed days only, kept until they change.
 
-    The device features, the models' outputs on them and the failure model's
-    reasons depend on the inventory, the closed daily rollups and the models alone,
+    The device features, the models' outputs on them, the failure model's reasons
+    and the home type depend on the inventory, the closed daily rollups and the
+    models alone,
     which change when a day closes, the inventory is rebuilt or a model is swapped;
     the scorings in between (every few minutes) reuse them and recompute only what
     reads the live state. Pass the same instance to every `score_home` of a home.
@@ -187,6 +188,7 @@ class ClosedDays:
     reasons: list[list[tuple[float, str]]] = field(default_factory=list)
     anomaly: np.ndarray | None = None
     battery: tuple[np.ndarray, np.ndarray] | None = None  # median days, code
+    home_type: HomeType | None = None
 
     def holds(self, key: tuple[object, ...]) -> bool:
         """Return whether this was computed from exactly these objects."""
@@ -207,7 +209,8 @@ def _closed_days(
         models.device_failure,
         models.device_anomaly,
         models.battery_days_left,
-        *rollups[-LONG_WINDOW_DAYS:],  # the days `device_features` reads
+        models.home_type,
+        *rollups[-LONG_WINDOW_DAYS:],  # the days `device_features` reads (and more)
     )
     if memo is None:
         return _fill(ClosedDays(), key, inventory, rollups, models)
@@ -228,7 +231,7 @@ def _fill(
     fresh.key = ()  # a failing model leaves nothing stale behind
     fresh.features = features = device_features(inventory, rollups)
     fresh.reasons = [[] for _ in inventory.devices]
-    fresh.learned = fresh.anomaly = fresh.battery = None
+    fresh.learned = fresh.anomaly = fresh.battery = fresh.home_type = None
     if inventory.devices:
         if models.device_failure is not None:
             fresh.learned = _class_one(
@@ -239,6 +242,7 @@ def _fill(
             fresh.anomaly = _anomaly(models.device_anomaly, features)
         if models.battery_days_left is not None:
             fresh.battery = _battery_median(models.battery_days_left, features)
+    fresh.home_type = score_home_type(inventory, rollups, models.home_type)
     fresh.key = key
     return fresh
 
@@ -275,6 +279,8 @@ def score_home(
     if closed.battery is not None:
         battery = _battery_days(closed.battery, rules)
     outages, member = _outages(ids, live, rules.down, now)
+    home_type = closed.home_type
+    assert home_type is not None  # every complete fill sets it
     devices = _device_healths(ids, rules, risk, anomaly, battery, now, member)
     for outage in outages:
         text = (
@@ -288,7 +294,7 @@ def score_home(
         time=now,
         devices=devices,
         outages=outages,
-        home_type=score_home_type(inventory, rollups, models.home_type),
+        home_type=home_type,
         source=source,
     )
 
