@@ -10,6 +10,11 @@ When HA does not come up, the error says so with the tail of its log.
 Needs Home Assistant in this Python (`scripts/bootstrap` installs it with the test
 extra) and the integration's files: from a clone of the repository (an editable
 install) they are found beside the core; otherwise pass their directory.
+
+`HOMEIQ_HASS_PYTHON` names another Python to start `hass` from, e.g. a venv with a
+newer Home Assistant release than the tests pin: that HA installs what its default
+integrations and HomeIQ's manifest need at its first start (no `--skip-pip`), which
+takes a few minutes the first time.
 """
 
 import asyncio
@@ -60,6 +65,9 @@ demo:
 # The onboarding steps after the owner account: location and units come from
 # configuration.yaml; marking them done keeps HA from setting up the weather and
 # radio integrations that would reach out to the internet, and the UI from asking.
+HASS_PYTHON = "HOMEIQ_HASS_PYTHON"  # another Python to start hass from
+START_S = 120  # the longest a start may take
+FIRST_START_S = 900  # … when it may install packages (another Python)
 ONBOARDED_STEPS = ("core_config", "analytics", "integration")
 ONBOARDING_STORE_VERSION = 4
 
@@ -146,7 +154,11 @@ class HassServer:
         `shipped_models`, is a copy of it without its models, so that HomeIQ
         starts on its rule-based fallback.
         """
-        if importlib.util.find_spec("homeassistant") is None:
+        self.python = os.environ.get(HASS_PYTHON) or sys.executable
+        self.installs = self.python != sys.executable  # its own packages, at start
+        if self.installs and not os.access(self.python, os.X_OK):
+            raise HassError(f"{HASS_PYTHON}={self.python} is not an executable Python")
+        if not self.installs and importlib.util.find_spec("homeassistant") is None:
             raise HassError(
                 f"Home Assistant is not installed in this Python ({sys.executable}); "
                 "scripts/bootstrap installs it into .venv"
@@ -193,14 +205,20 @@ class HassServer:
         self.stop()
 
     @property
+    def start_timeout(self) -> float:
+        """Return how long a start may take: longer when hass installs packages."""
+        return FIRST_START_S if self.installs else START_S
+
+    @property
     def pid(self) -> int | None:
         """Return the PID of the running hass, if any."""
         if self.process is None or self.process.poll() is not None:
             return None
         return self.process.pid
 
-    def start(self, timeout: float = 120) -> None:
-        """Start hass and wait until its HTTP API answers."""
+    def start(self, timeout: float | None = None) -> None:
+        """Start hass and wait until its HTTP API answers (`start_timeout` s)."""
+        timeout = self.start_timeout if timeout is None else timeout
         if self.pid is not None:
             return
         if _port_taken(self.port):
@@ -208,8 +226,9 @@ class HassServer:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
-                    *("-m", "homeassistant", "--skip-pip"),
+                    self.python,
+                    *("-m", "homeassistant"),
+                    *(() if self.installs else ("--skip-pip",)),
                     *("--config", str(self.config_dir)),
                 ],
                 # In the config dir: `python -m` puts the working directory first
@@ -244,8 +263,9 @@ class HassServer:
             code = self.process.returncode
             raise HassError(f"hass exited with code {code}\n{self.log_tail()}")
 
-    def wait_until_running(self, timeout: float = 120) -> None:
+    def wait_until_running(self, timeout: float | None = None) -> None:
         """Wait until hass has set up everything at start (needs a token)."""
+        timeout = self.start_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while self.request("GET", "/api/config")["state"] != "RUNNING":
             self._check_alive()

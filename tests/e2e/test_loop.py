@@ -31,7 +31,7 @@ import pytest_socket
 from homeiq_trainer import demo
 from homeiq_trainer.errors import CommandError
 from homeiq_trainer.ha_client import Client, Retry
-from homeiq_trainer.hass_server import HassError, HassServer
+from homeiq_trainer.hass_server import HASS_PYTHON, HassError, HassServer
 from homeiq_trainer.models.registry import current
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -325,6 +325,32 @@ def test_hass_that_does_not_answer_in_time_is_stopped_with_its_log(
         hass.start(timeout=0.01)
 
     assert hass.pid is None
+
+
+def test_hass_from_another_python_installs_what_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`HOMEIQ_HASS_PYTHON` (e.g. a newer HA's venv) runs hass without --skip-pip."""
+    argv = tmp_path / "argv"
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {argv}\nexit 3\n')
+    python.chmod(0o755)
+    monkeypatch.setenv(HASS_PYTHON, str(python))
+    hass = HassServer(tmp_path / "other")
+
+    with pytest.raises(HassError, match="hass exited with code 3"):
+        hass.start()
+
+    config = str(tmp_path / "other")
+    assert argv.read_text().split() == ["-m", "homeassistant", "--config", config]
+
+
+def test_another_python_that_is_not_there_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HASS_PYTHON, str(tmp_path / "missing"))
+    with pytest.raises(HassError, match=r"HOMEIQ_HASS_PYTHON=\S+ is not an executable"):
+        HassServer(tmp_path / "config")
 
 
 def test_a_port_in_use_is_refused(tmp_path: Path, server: HassServer) -> None:
