@@ -1,10 +1,18 @@
 """Scoring in a running HA: silence, dead Z-Wave nodes, outages, batteries, repairs."""
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -67,6 +75,43 @@ async def test_a_silent_device_is_a_problem_with_its_reason(
         STATE_OFF
     )
     assert issues.async_get_issue(DOMAIN, f"device_failing_{home.plug}") is None
+
+
+async def test_a_scoring_that_changes_nothing_writes_no_device_state(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """Only what changed is written: no re-reports for the recorder to store."""
+    written: list[str] = []
+
+    @callback
+    def ours(data: Mapping[str, Any]) -> bool:
+        return str(data["entity_id"]).endswith(("_health", "_problem"))
+
+    @callback
+    def note(event: Event) -> None:
+        written.append(event.data["entity_id"])
+
+    for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
+        stop = hass.bus.async_listen(event_type, note, event_filter=ours)
+        loaded_entry.async_on_unload(stop)
+    await _score(hass, loaded_entry)
+    written.clear()
+    await _score(hass, loaded_entry)
+    assert written == []
+
+    hass.states.async_set("switch.washer_plug_switch", STATE_UNAVAILABLE)
+    await _score(hass, loaded_entry)
+    assert set(written) == {  # its health and the reasons its problem sensor gives
+        "sensor.kitchen_washer_plug_health",
+        "binary_sensor.kitchen_washer_plug_problem",
+    }
+    # The coordinator failing makes every entity unavailable: all are written.
+    written.clear()
+    loaded_entry.runtime_data.coordinator.async_set_update_error(RuntimeError("x"))
+    await hass.async_block_till_done()
+    health = hass.states.get("sensor.kitchen_washer_plug_health")
+    assert health.state == STATE_UNAVAILABLE
+    assert "binary_sensor.front_lock_problem" in written
 
 
 async def test_a_dead_zwave_node_is_a_problem_while_still_available(
