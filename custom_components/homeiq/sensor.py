@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from .coordinator import HomeIQConfigEntry, HomeIQData
 from .core.dataset import HOME_TYPES
@@ -70,10 +71,15 @@ def _reasons(scores: DeviceHealth) -> Mapping[str, Any]:
 
 
 def _forecast(scores: DeviceHealth) -> Mapping[str, Any]:
+    # A date in HA's time zone: a forecast in days has no time of day, and a time
+    # moving on with every scoring would write the state (and a new attributes row
+    # in the recorder) every few minutes.
     empty = (
         None
         if scores.battery_empty is None
-        else datetime.fromtimestamp(scores.battery_empty, UTC).isoformat()
+        else dt_util.as_local(datetime.fromtimestamp(scores.battery_empty, UTC))
+        .date()
+        .isoformat()
     )
     return {"predicted_empty": empty, "no_forecast": scores.no_forecast}
 

@@ -14,6 +14,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -183,8 +184,13 @@ async def test_battery_forecast_and_its_reset_on_replacement(
         await _score(hass, loaded_entry)
 
     state = hass.states.get(forecast)
-    assert 30 <= float(state.state) <= 40  # 70 % at 2 %/day
-    assert state.attributes["predicted_empty"] is not None
+    days = float(state.state)
+    assert 30 <= days <= 40  # 70 % at 2 %/day
+    # The day it runs empty, in HA's time zone.
+    empty = dt_util.now() + timedelta(days=days)
+    assert state.attributes["predicted_empty"] in {
+        (empty + timedelta(hours=h)).date().isoformat() for h in (-3, 0, 3)
+    }
     assert state.attributes["no_forecast"] is None
 
     response = await hass.services.async_call(
