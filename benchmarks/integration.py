@@ -585,12 +585,14 @@ async def main(  # noqa: PLR0915 - one report
             t = time.perf_counter()
             live_state(hass, runtime.collector.home, runtime.state)
             on_loop = time.perf_counter() - t
-            cpu = time.thread_time()
-            t = time.perf_counter()
-            await coordinator.async_refresh()
-            await hass.async_block_till_done()
-            refresh = time.perf_counter() - t
-            refresh_loop = time.thread_time() - cpu
+            refreshes = []  # the first after set-up writes every entity's state
+            for _ in range(3):
+                cpu = time.thread_time()
+                t = time.perf_counter()
+                await coordinator.async_refresh()
+                await hass.async_block_till_done()
+                refreshes.append((time.perf_counter() - t, time.thread_time() - cpu))
+            (refresh, refresh_loop), later = refreshes[0], min(refreshes[1:])
             t = time.perf_counter()
             coordinator.snapshot()
             snapshot = time.perf_counter() - t
@@ -598,11 +600,13 @@ async def main(  # noqa: PLR0915 - one report
                 f"scoring {devices} devices ({len(history)} days): "
                 f"{min(timings) * 1e3:.0f} ms in the executor once a day has closed, "
                 f"{min(reused) * 1e3:.0f} ms between day closes (closed days reused), "
-                f"{on_loop * 1e3:.1f} ms on the loop reading live states; a whole "
-                f"refresh {refresh * 1e3:.0f} ms, {refresh_loop * 1e3:.0f} ms of it "
-                f"on the loop (writing {len(hass.states.async_all()) - 3 * devices} "
-                f"entity states, and the telemetry snapshot for storage: "
-                f"{snapshot * 1e3:.0f} ms)"
+                f"{on_loop * 1e3:.1f} ms on the loop reading live states; the first "
+                f"whole refresh {refresh * 1e3:.0f} ms, {refresh_loop * 1e3:.0f} ms "
+                f"of it on the loop (writing all "
+                f"{len(hass.states.async_all()) - 3 * devices} entity states), the "
+                f"next ones {later[0] * 1e3:.0f} ms, {later[1] * 1e3:.0f} ms on the "
+                f"loop (writing what changed); the telemetry snapshot for storage "
+                f"{snapshot * 1e3:.0f} ms (writer thread)"
             )
 
             # Back-fill fold rate: rows as the recorder returns them, in time order.
