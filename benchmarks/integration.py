@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 import cProfile
 import gc
 from pathlib import Path
+import statistics
 import sys
 import tempfile
 import threading
@@ -220,20 +221,22 @@ async def homeiq_event_costs(
     entry: MockConfigEntry,
     rounds: int,
     small_batches: int = 0,
-) -> dict[str, tuple[float, float, float]]:
-    """Return (loop CPU s, of it in collections, of it folding) per configuration.
+) -> tuple[dict[str, tuple[float, float, float]], dict[str, list[float]]]:
+    """Return (loop CPU s, of it in collections, of it folding) per configuration,
+    the least of the rounds, and each round's loop CPU s per configuration.
 
-    One run of 5 s per configuration in turn, `rounds` times, the least of each
-    kept (the machine is shared: its speed drifts by more than the differences
-    measured). The configurations: HomeIQ as it runs (events buffered, folded in
-    batches; the folding timed with `thread_time` around each flush), HomeIQ
-    folding each event as it arrives (a flush after every event, as before
-    buffering; not timed), HomeIQ held with its two state listeners swapped for
-    no-ops, and HomeIQ unloaded with a no-op listener for both events (the
+    One run of 5 s per configuration in turn (after one unmeasured run), `rounds`
+    times, the least of each kept (the machine is shared: its speed drifts by more
+    than the differences measured). The configurations: HomeIQ as it runs (events
+    buffered, folded in batches; the folding timed with `thread_time` around each
+    flush), HomeIQ folding each event as it arrives (a flush after every event, as
+    before buffering; not timed), HomeIQ held with its two state listeners swapped
+    for no-ops, and HomeIQ unloaded with a no-op listener for both events (the
     baseline). With `small_batches`, also HomeIQ folding batches of that size.
     `entry` is loaded before and after.
     """
     best: dict[str, tuple[float, float, float]] = {}
+    each: dict[str, list[float]] = {}
     folding = [0.0]
 
     async def measure(name: str) -> None:
@@ -241,8 +244,12 @@ async def homeiq_event_costs(
         cpu, collecting = await paced_events(hass, entity_ids, runs=1)
         result = (cpu, collecting, folding[0])
         best[name] = min(best.get(name, result), result)
+        each.setdefault(name, []).append(cpu)
 
     for _ in range(rounds):
+        # One run unmeasured: what the set-up still does (the first refresh writing
+        # every state, the save) stays out of the figures of the first configuration.
+        await paced_run(hass, entity_ids)
         collector = entry.runtime_data.collector
         flush = collector.flush
 
@@ -283,13 +290,20 @@ async def homeiq_event_costs(
             stop()
         assert await hass.config_entries.async_setup(entry.entry_id)
         await settle(hass)
-    return best
+    return best, each
 
 
 def report_event_costs(
-    bare: tuple[float, float], costs: dict[str, tuple[float, float, float]]
+    bare: tuple[float, float],
+    costs: dict[str, tuple[float, float, float]],
+    rounds: dict[str, list[float]],
 ) -> None:
-    """Print the per-event figures of `homeiq_event_costs` against the baselines."""
+    """Print the per-event figures of `homeiq_event_costs` against the baselines.
+
+    Besides the least of each configuration, each round's added cost (HomeIQ
+    buffered less the no-op listener of the same round): its median and range show
+    how far the machine's drift moves the figure.
+    """
     per_event = RATE * SECONDS / 1e6
     baseline = costs["no-op listener"]
     held = costs["held"][0]
@@ -313,6 +327,15 @@ def report_event_costs(
             f"{cpu / baseline[0]:.2f}); its listeners {(cpu - held) / per_event:.2f}"
             f" µs/event{folded}; gc {collecting / per_event:.2f}"
         )
+    added = sorted(
+        (mine - base) / per_event
+        for mine, base in zip(rounds["buffered"], rounds["no-op listener"], strict=True)
+    )
+    print(
+        f"  HomeIQ, buffered, round by round: added {statistics.median(added):+.2f} "
+        f"µs/event in the median of {len(added)} rounds "
+        f"({', '.join(f'{a:+.2f}' for a in added)})"
+    )
 
 
 class PlainSensor(SensorEntity):
@@ -490,10 +513,10 @@ async def main(  # noqa: PLR0915 - one report
             # The set-up's back-fill (no recorder here) and its refresh finish first.
             await settle(hass)
             if events_too:
-                costs = await homeiq_event_costs(
+                costs, each = await homeiq_event_costs(
                     hass, entity_ids, entry, rounds, small_batches
                 )
-                report_event_costs(bare, costs)
+                report_event_costs(bare, costs, each)
             runtime = entry.runtime_data
 
             inventory = runtime.collector.home.inventory
