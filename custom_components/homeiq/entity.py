@@ -56,7 +56,7 @@ class HomeIQDeviceEntity(CoordinatorEntity[HomeIQCoordinator]):
         self.device_id = device.id
         self.device_entry = device
         self._attr_unique_id = f"{device.id}_{description.key}"
-        self._shown: tuple[object, ...] | None = None  # as last written on update
+        self._shown: tuple[object, ...] | None = None  # as last written
 
     @property
     def scores(self) -> DeviceHealth | None:
@@ -68,6 +68,15 @@ class HomeIQDeviceEntity(CoordinatorEntity[HomeIQCoordinator]):
         """Return True while the device is scored."""
         return super().available and self.scores is not None
 
+    def _showing(self) -> tuple[object, ...]:
+        return (self.available, self.state, self.extra_state_attributes)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Listen to the coordinator; HA writes the state right after this returns."""
+        await super().async_added_to_hass()
+        self._shown = self._showing()  # what that first write shows
+
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
@@ -77,11 +86,10 @@ class HomeIQDeviceEntity(CoordinatorEntity[HomeIQCoordinator]):
         writing every state again held the event loop about 40 ms per scoring and
         sent the recorder thousands of re-reports.
         """
-        shown = (self.available, self.state, self.extra_state_attributes)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        self.async_write_ha_state()
+        shown = self._showing()
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
 
 
 def device_id_of(unique_id: str) -> str:
