@@ -710,10 +710,12 @@ class _KeptByIdentity[K, V]:
 
     Scoring (every few minutes) and the trainer's day-by-day rows ask again and
     again for what reads the inventory alone; hashing a whole inventory would cost
-    about as much as computing it. Each kept key is held, so its id stays its own.
+    about as much as computing it. Each kept key is held, so its id stays its own;
+    two are kept (the integration scores one inventory at a time, the trainer one
+    home at a time), so a rebuilt inventory keeps at most one old one alive.
     """
 
-    def __init__(self, compute: Callable[[K], V], size: int = 8) -> None:
+    def __init__(self, compute: Callable[[K], V], size: int = 2) -> None:
         self._compute = compute
         self._size = size
         self._kept: dict[int, tuple[K, V]] = {}
