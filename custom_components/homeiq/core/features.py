@@ -688,8 +688,8 @@ def device_feature_rows(
     return out
 
 
-def _device_matrix(devices: Sequence[Device], w: _Window) -> np.ndarray:
-    static = _static_device_columns(devices)
+def _device_matrix(devices: tuple[Device, ...], w: _Window) -> np.ndarray:
+    static = _static_kept(devices)
     columns = dict(static.columns)
     columns.update(
         _dynamic_device_columns(w, static.columns["entities"], static.metered)
@@ -734,14 +734,7 @@ class _KeptByIdentity[K, V]:
         return value
 
 
-def _static_device_columns(devices: Sequence[Device]) -> _Static:
-    """Return the devices' static columns, computed once per device tuple."""
-    if isinstance(devices, tuple):
-        return _static_kept(devices)
-    return _static(devices)
-
-
-def _static(devices: Sequence[Device]) -> _Static:
+def _static(devices: tuple[Device, ...]) -> _Static:
     columns = _static_columns(devices)
     metered = np.array(
         [any(entity_role(e) == "energy" for e in d.entities) for d in devices],
@@ -752,7 +745,7 @@ def _static(devices: Sequence[Device]) -> _Static:
     return _Static(columns, metered)
 
 
-_static_kept = _KeptByIdentity(_static)
+_static_kept = _KeptByIdentity(_static)  # computed once per device tuple
 
 
 def _static_columns(devices: Sequence[Device]) -> dict[str, np.ndarray]:

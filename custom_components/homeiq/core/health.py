@@ -175,10 +175,10 @@ class ClosedDays:
 
     The device features, the models' outputs on them, the failure model's reasons
     and the home type depend on the inventory, the closed daily rollups and the
-    models alone,
-    which change when a day closes, the inventory is rebuilt or a model is swapped;
-    the scorings in between (every few minutes) reuse them and recompute only what
-    reads the live state. Pass the same instance to every `score_home` of a home.
+    models alone, which change when a day closes, the inventory is rebuilt or a
+    model is swapped; the scorings in between (every few minutes) reuse them and
+    recompute only what reads the live state. Pass the same instance to every
+    `score_home` of a home.
     """
 
     key: tuple[object, ...] = ()
@@ -210,7 +210,8 @@ def _closed_days(
         models.device_anomaly,
         models.battery_days_left,
         models.home_type,
-        *rollups[-LONG_WINDOW_DAYS:],  # the days `device_features` reads (and more)
+        *rollups[-LONG_WINDOW_DAYS:],  # the days `device_features` reads (the home
+        # features read fewer)
     )
     if memo is None:
         return _fill(ClosedDays(), key, inventory, rollups, models)
